@@ -1,0 +1,1 @@
+//! C API for siltdb (in progress).

@@ -1,0 +1,1 @@
+//! Placeholder: the fault-injecting file system lands with its own change.

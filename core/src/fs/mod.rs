@@ -1,0 +1,294 @@
+//! The file system seam. Everything the engine does to disk goes through [`FileSystem`],
+//! so tests can swap in [`fault::FaultInjectionFs`], which fails chosen operations or
+//! forgets unsynced bytes the way a machine crash would.
+
+pub mod fault;
+mod lock;
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub use lock::FileLock;
+
+/// A file written front to back: WAL, table, MANIFEST, CURRENT's temp file.
+pub trait WritableFile: Send {
+    fn append(&mut self, data: &[u8]) -> Result<()>;
+    /// Hands buffered bytes to the OS (survives a process crash, not a machine crash).
+    fn flush(&mut self) -> Result<()>;
+    /// Flushes and makes the bytes durable (fdatasync).
+    fn sync(&mut self) -> Result<()>;
+}
+
+/// A file read front to back: WAL and MANIFEST replay.
+pub trait SequentialFile: Send {
+    /// Reads up to `buf.len()` bytes; 0 means end of file.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+}
+
+/// A file read at offsets by many threads at once: tables.
+pub trait RandomAccessFile: Send + Sync {
+    /// Reads up to `len` bytes at `offset`; fewer only at end of file.
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>>;
+}
+
+/// Operations on a directory of files. Implementations are shared across threads.
+pub trait FileSystem: Send + Sync + fmt::Debug {
+    fn create_dir_all(&self, dir: &Path) -> Result<()>;
+    /// Creates `path`, truncating any existing file.
+    fn new_writable_file(&self, path: &Path) -> Result<Box<dyn WritableFile>>;
+    fn new_sequential_file(&self, path: &Path) -> Result<Box<dyn SequentialFile>>;
+    fn new_random_access_file(&self, path: &Path) -> Result<Box<dyn RandomAccessFile>>;
+    fn exists(&self, path: &Path) -> bool;
+    /// Names (not paths) of the entries in `dir`.
+    fn children(&self, dir: &Path) -> Result<Vec<String>>;
+    fn remove_file(&self, path: &Path) -> Result<()>;
+    fn rename(&self, from: &Path, to: &Path) -> Result<()>;
+    fn file_size(&self, path: &Path) -> Result<u64>;
+    /// Makes the directory's entries (creations, renames) durable.
+    fn sync_dir(&self, dir: &Path) -> Result<()>;
+    /// Takes the `LOCK` file; Busy if another process or another Db in this process holds it.
+    fn lock_file(&self, path: &Path) -> Result<FileLock>;
+}
+
+/// Reads a whole file (CURRENT, small test files).
+pub fn read_file_to_vec(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>> {
+    let mut file = fs.new_sequential_file(path)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Writes `data` to `path`, optionally syncing it.
+pub fn write_file(fs: &dyn FileSystem, path: &Path, data: &[u8], sync: bool) -> Result<()> {
+    let mut file = fs.new_writable_file(path)?;
+    file.append(data)?;
+    if sync {
+        file.sync()
+    } else {
+        file.flush()
+    }
+}
+
+/// The operating system's file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PosixFs;
+
+/// 64 KiB, as LevelDB's `PosixWritableFile`: small appends cost a memcpy, not a syscall.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(path.display().to_string(), e)
+}
+
+struct PosixWritableFile {
+    file: File,
+    buf: Vec<u8>,
+    path: String,
+}
+
+impl PosixWritableFile {
+    fn flush_buffer(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            let res = self.file.write_all(&self.buf);
+            self.buf.clear();
+            res.map_err(|e| Error::io(self.path.clone(), e))?;
+        }
+        Ok(())
+    }
+}
+
+impl WritableFile for PosixWritableFile {
+    fn append(&mut self, data: &[u8]) -> Result<()> {
+        if self.buf.len() + data.len() > WRITE_BUFFER {
+            self.flush_buffer()?;
+        }
+        if data.len() >= WRITE_BUFFER {
+            return self
+                .file
+                .write_all(data)
+                .map_err(|e| Error::io(self.path.clone(), e));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.flush_buffer()
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.flush_buffer()?;
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(self.path.clone(), e))
+    }
+}
+
+impl Drop for PosixWritableFile {
+    fn drop(&mut self) {
+        // Best effort: an error here has nobody to report to; callers that care flush first.
+        let _ = self.flush_buffer();
+    }
+}
+
+struct PosixSequentialFile {
+    file: File,
+    path: String,
+}
+
+impl SequentialFile for PosixSequentialFile {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match self.file.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(self.path.clone(), e)),
+            }
+        }
+    }
+}
+
+struct PosixRandomAccessFile {
+    file: File,
+    path: String,
+}
+
+impl RandomAccessFile for PosixRandomAccessFile {
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            match self
+                .file
+                .read_at(&mut buf[filled..], offset + filled as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(self.path.clone(), e)),
+            }
+        }
+        buf.truncate(filled);
+        Ok(buf)
+    }
+}
+
+impl FileSystem for PosixFs {
+    fn create_dir_all(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))
+    }
+
+    fn new_writable_file(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        Ok(Box::new(PosixWritableFile {
+            file,
+            buf: Vec::with_capacity(WRITE_BUFFER),
+            path: path.display().to_string(),
+        }))
+    }
+
+    fn new_sequential_file(&self, path: &Path) -> Result<Box<dyn SequentialFile>> {
+        let file = File::open(path).map_err(io_err(path))?;
+        Ok(Box::new(PosixSequentialFile {
+            file,
+            path: path.display().to_string(),
+        }))
+    }
+
+    fn new_random_access_file(&self, path: &Path) -> Result<Box<dyn RandomAccessFile>> {
+        let file = File::open(path).map_err(io_err(path))?;
+        Ok(Box::new(PosixRandomAccessFile {
+            file,
+            path: path.display().to_string(),
+        }))
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn children(&self, dir: &Path) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            if let Some(name) = entry.file_name().to_str() {
+                names.push(name.to_string());
+            }
+        }
+        Ok(names)
+    }
+
+    fn remove_file(&self, path: &Path) -> Result<()> {
+        std::fs::remove_file(path).map_err(io_err(path))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        std::fs::rename(from, to).map_err(io_err(from))
+    }
+
+    fn file_size(&self, path: &Path) -> Result<u64> {
+        std::fs::metadata(path)
+            .map(|m| m.len())
+            .map_err(io_err(path))
+    }
+
+    fn sync_dir(&self, dir: &Path) -> Result<()> {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))
+    }
+
+    fn lock_file(&self, path: &Path) -> Result<FileLock> {
+        FileLock::acquire(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_rename_remove() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fs = PosixFs;
+        let a = dir.path().join("a");
+        let mut w = fs.new_writable_file(&a).expect("create");
+        w.append(b"hello ").expect("append");
+        w.append(&vec![b'x'; WRITE_BUFFER + 10])
+            .expect("append big");
+        w.append(b"end").expect("append");
+        w.sync().expect("sync");
+        drop(w);
+        assert_eq!(
+            fs.file_size(&a).expect("size"),
+            6 + WRITE_BUFFER as u64 + 10 + 3
+        );
+        let r = fs.new_random_access_file(&a).expect("open");
+        assert_eq!(r.read_at(0, 6).expect("read"), b"hello ");
+        let tail = r.read_at(6 + WRITE_BUFFER as u64 + 10, 100).expect("read");
+        assert_eq!(tail, b"end");
+        let b = dir.path().join("b");
+        fs.rename(&a, &b).expect("rename");
+        fs.sync_dir(dir.path()).expect("sync dir");
+        assert!(!fs.exists(&a));
+        assert_eq!(fs.children(dir.path()).expect("ls"), vec!["b".to_string()]);
+        fs.remove_file(&b).expect("remove");
+        assert!(matches!(fs.remove_file(&b), Err(Error::Io { .. })));
+    }
+}

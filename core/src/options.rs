@@ -1,0 +1,130 @@
+//! Options with LevelDB's names, defaults and meanings, plus siltdb's additions.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::fs::{FileSystem, PosixFs};
+
+/// How table blocks are compressed. The values are LevelDB's on-disk block types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum CompressionType {
+    None = 0,
+    Snappy = 1,
+}
+
+/// Options for opening a database.
+#[derive(Clone)]
+pub struct Options {
+    /// Create the database if it is missing (LevelDB default: false).
+    pub create_if_missing: bool,
+    /// Fail if the database already exists.
+    pub error_if_exists: bool,
+    /// Check aggressively: a corrupt WAL record fails the open instead of being skipped,
+    /// and every block read is checksummed.
+    pub paranoid_checks: bool,
+    /// Bytes of memtable to build up before it is sealed and flushed to a table (4 MiB).
+    pub write_buffer_size: usize,
+    /// Table files kept open by the table cache (1000; LevelDB reserves 10 of these).
+    pub max_open_files: usize,
+    /// Approximate uncompressed size of a table data block (4 KiB).
+    pub block_size: usize,
+    /// Keys between restart points in a data block (16).
+    pub block_restart_interval: usize,
+    /// Target size of a table file written by compaction (2 MiB).
+    pub max_file_size: u64,
+    /// Block compression (snappy, as LevelDB).
+    pub compression: CompressionType,
+    /// Bloom filter bits per key for new tables; 0 writes no filter (10).
+    pub bloom_bits_per_key: usize,
+    /// Level-0 file count at which each write is delayed by 1 ms (8).
+    pub level0_slowdown_writes_trigger: usize,
+    /// Level-0 file count at which writes wait for compaction (12).
+    pub level0_stop_writes_trigger: usize,
+    /// Where files live; tests substitute a fault-injecting file system.
+    pub fs: Arc<dyn FileSystem>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            create_if_missing: false,
+            error_if_exists: false,
+            paranoid_checks: false,
+            write_buffer_size: 4 << 20,
+            max_open_files: 1000,
+            block_size: 4 << 10,
+            block_restart_interval: 16,
+            max_file_size: 2 << 20,
+            compression: CompressionType::Snappy,
+            bloom_bits_per_key: 10,
+            level0_slowdown_writes_trigger: 8,
+            level0_stop_writes_trigger: 12,
+            fs: Arc::new(PosixFs),
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("create_if_missing", &self.create_if_missing)
+            .field("error_if_exists", &self.error_if_exists)
+            .field("paranoid_checks", &self.paranoid_checks)
+            .field("write_buffer_size", &self.write_buffer_size)
+            .field("max_open_files", &self.max_open_files)
+            .field("block_size", &self.block_size)
+            .field("block_restart_interval", &self.block_restart_interval)
+            .field("max_file_size", &self.max_file_size)
+            .field("compression", &self.compression)
+            .field("bloom_bits_per_key", &self.bloom_bits_per_key)
+            .field(
+                "level0_slowdown_writes_trigger",
+                &self.level0_slowdown_writes_trigger,
+            )
+            .field(
+                "level0_stop_writes_trigger",
+                &self.level0_stop_writes_trigger,
+            )
+            .field("fs", &self.fs)
+            .finish()
+    }
+}
+
+/// Options for one write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// fsync the WAL before the write returns, so it survives a machine crash.
+    pub sync: bool,
+}
+
+/// Options for one read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// Verify block checksums (default true, unlike LevelDB; forced on by `paranoid_checks`).
+    pub verify_checksums: bool,
+    /// Keep blocks read for this call in the block cache.
+    pub fill_cache: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            verify_checksums: true,
+            fill_cache: true,
+        }
+    }
+}
+
+/// Options for `Db::flush`.
+#[derive(Debug, Clone, Copy)]
+pub struct FlushOptions {
+    /// Return only once the flushed data is in installed table files (default true).
+    pub wait: bool,
+}
+
+impl Default for FlushOptions {
+    fn default() -> Self {
+        FlushOptions { wait: true }
+    }
+}
