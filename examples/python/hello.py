@@ -10,7 +10,7 @@ import tempfile
 import siltdb
 
 
-def main(path):
+def main(path: str) -> None:
     print(f"siltdb {siltdb.__version__}: opening {path} (create_if_missing=True)")
     db = siltdb.DB(path, create_if_missing=True)
     db.put(b"greeting", b"hello, world")

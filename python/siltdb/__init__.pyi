@@ -3,7 +3,7 @@
 import os
 import sys
 from types import TracebackType
-from typing import Optional, Type, TypeVar, Union, overload
+from typing import Optional, Type, TypeVar, Union, final, overload
 
 if sys.version_info >= (3, 12):
     from collections.abc import Buffer as _BytesLike
@@ -13,6 +13,19 @@ else:
 
 _T = TypeVar("_T")
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+__all__ = [
+    "DB",
+    "Error",
+    "IOError",
+    "BusyError",
+    "CorruptionError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "NotSupportedError",
+    "ClosedError",
+    "__version__",
+]
 
 __version__: str
 
@@ -40,11 +53,12 @@ class NotSupportedError(Error):
 class ClosedError(Error, RuntimeError):
     """The DB was closed; every call but close() raises this afterwards."""
 
+@final
 class DB:
     """A LevelDB-compatible database directory, open for reading and writing."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         name: _Path,
         *,
         create_if_missing: bool = False,
@@ -55,7 +69,7 @@ class DB:
         block_size: Optional[int] = None,
         compression: Optional[str] = "snappy",
         bloom_filter_bits: Optional[int] = None,
-    ) -> None: ...
+    ) -> "DB": ...
     def put(self, key: _BytesLike, value: _BytesLike, *, sync: bool = False) -> None:
         """Store value under key, replacing any earlier value."""
     @overload
