@@ -2,6 +2,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod batch;
 pub mod coding;
 pub mod crc;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod filename;
 pub mod fs;
 pub mod iterator;
 pub mod key;
+pub mod memtable;
 pub mod options;
 
 pub use error::{Error, ErrorKind, Result};
