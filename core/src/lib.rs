@@ -10,6 +10,7 @@ pub mod fs;
 pub mod iterator;
 pub mod key;
 pub mod options;
+pub mod table;
 
 pub use error::{Error, ErrorKind, Result};
 pub use filename::FileNumber;
