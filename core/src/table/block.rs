@@ -231,7 +231,7 @@ impl InternalIterator for BlockIter {
         let mut left = 0;
         let mut right = self.block.restarts.len() - 1;
         while left < right {
-            let mid = left + (right - left + 1) / 2;
+            let mid = left + (right - left).div_ceil(2);
             match self.restart_key(mid) {
                 Some(k) if (self.cmp)(k, target) == Ordering::Less => left = mid,
                 Some(_) => right = mid - 1,
@@ -311,7 +311,8 @@ mod tests {
             .map(|i| {
                 // Even numbers only, so that odd numbers fall between keys.
                 let user = format!("key{:06}", i * 2);
-                let k = make_internal_key(user.as_bytes(), SequenceNumber(i as u64), ValueType::Value);
+                let k =
+                    make_internal_key(user.as_bytes(), SequenceNumber(i as u64), ValueType::Value);
                 (k, vec![b'v'; i % 37])
             })
             .collect()

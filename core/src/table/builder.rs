@@ -72,8 +72,8 @@ impl TableBuilder {
                 internal_key.len()
             )));
         }
-        let in_order = self.num_entries == 0
-            || compare_internal_keys(internal_key, &self.last_key).is_gt();
+        let in_order =
+            self.num_entries == 0 || compare_internal_keys(internal_key, &self.last_key).is_gt();
         debug_assert!(in_order, "table keys added out of order");
         if !in_order {
             return Err(Error::invalid_argument(
@@ -298,13 +298,14 @@ mod tests {
 
     #[test]
     fn separator_shortens_only_when_physically_shorter() {
-        let cases: [(&[u8], &[u8], Option<&[u8]>); 6] = [
+        type Case<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
+        let cases: [Case; 6] = [
             (b"abcdef", b"abzzzz", Some(b"abd")),
-            (b"abc", b"abz", None),            // "abd" is not shorter than "abc"
-            (b"abc", b"abcdef", None),         // prefix
-            (b"abc", b"abd", None),            // no room between c and d
-            (b"axxx", b"b", None),             // first bytes adjacent
-            (b"foo", b"foo", None),            // same user key
+            (b"abc", b"abz", None),    // "abd" is not shorter than "abc"
+            (b"abc", b"abcdef", None), // prefix
+            (b"abc", b"abd", None),    // no room between c and d
+            (b"axxx", b"b", None),     // first bytes adjacent
+            (b"foo", b"foo", None),    // same user key
         ];
         for (start, limit, expect) in cases {
             let mut k = ikey(start, 5);
@@ -316,6 +317,74 @@ mod tests {
                 assert!(compare_internal_keys(&k, &ikey(limit, 9)).is_lt());
             }
         }
+    }
+
+    struct FailingFile;
+
+    impl WritableFile for FailingFile {
+        fn append(&mut self, _: &[u8]) -> Result<()> {
+            Err(Error::io("000005.ldb", std::io::Error::other("disk full")))
+        }
+        fn flush(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn mem_builder() -> TableBuilder {
+        let buf = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        TableBuilder::new(
+            &Options::default(),
+            Box::new(crate::table::test_util::MemWritableFile(buf)),
+        )
+    }
+
+    #[test]
+    fn short_keys_and_adds_after_finish_are_invalid_arguments() {
+        let mut b = mem_builder();
+        let err = b.add(b"short", b"v").expect_err("not an internal key");
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
+        b.add(&ikey(b"a", 1), b"v").expect("add");
+        b.finish().expect("finish");
+        let err = b.add(&ikey(b"b", 1), b"v").expect_err("finished");
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
+        assert!(b.finish().is_err());
+    }
+
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "out of order"))]
+    fn out_of_order_keys_are_refused() {
+        let mut b = mem_builder();
+        b.add(&ikey(b"b", 1), b"v").expect("add");
+        let err = b.add(&ikey(b"a", 1), b"v").expect_err("out of order");
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn older_versions_of_a_key_follow_newer_ones() {
+        let mut b = mem_builder();
+        b.add(&ikey(b"a", 2), b"v2").expect("add");
+        b.add(&ikey(b"a", 1), b"v1")
+            .expect("older version sorts after");
+        b.add(&ikey(b"b", 9), b"v").expect("next user key");
+        assert_eq!(b.num_entries(), 3);
+    }
+
+    #[test]
+    fn write_failure_is_sticky() {
+        let options = Options {
+            block_size: 1,
+            ..Options::default()
+        };
+        let mut b = TableBuilder::new(&options, Box::new(FailingFile));
+        let err = b.add(&ikey(b"a", 1), b"v").expect_err("block write fails");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Io);
+        let again = b.add(&ikey(b"b", 1), b"v").expect_err("sticky");
+        assert!(again.to_string().contains("disk full"), "{again}");
+        assert!(b.finish().is_err());
+        assert!(b.sync().is_err());
     }
 
     #[test]

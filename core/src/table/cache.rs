@@ -137,11 +137,125 @@ impl TableCache {
                 }
             }
         };
-        Table::open(
-            &self.options,
-            file,
-            file_size,
-            &path.display().to_string(),
-        )
+        Table::open(&self.options, file, file_size, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::iterator::InternalIterator;
+    use crate::key::{make_internal_key, ValueType};
+    use crate::table::builder::TableBuilder;
+
+    /// Writes a table at `path` holding `key{n}-{i}` for i in 0..100; returns its size.
+    fn write_table(options: &Options, path: &Path, n: u64) -> u64 {
+        let file = options.fs.new_writable_file(path).expect("create");
+        let mut b = TableBuilder::new(options, file);
+        for i in 0..100 {
+            let k = make_internal_key(
+                format!("key{n}-{i:03}").as_bytes(),
+                SequenceNumber(i),
+                ValueType::Value,
+            );
+            b.add(&k, format!("value{n}-{i}").as_bytes()).expect("add");
+        }
+        let size = b.finish().expect("finish");
+        b.sync().expect("sync");
+        size
+    }
+
+    fn lookup(cache: &TableCache, n: u64, size: u64, i: u64) -> Option<LookupResult> {
+        let key = format!("key{n}-{i:03}");
+        cache
+            .get(
+                &ReadOptions::default(),
+                FileNumber(n),
+                size,
+                key.as_bytes(),
+                SequenceNumber::MAX,
+            )
+            .expect("get")
+    }
+
+    #[test]
+    fn capacity_two_keeps_two_tables_open_and_serves_all_five() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = Options::default();
+        let sizes: Vec<u64> = (1..=5)
+            .map(|n| write_table(&options, &table_file_name(dir.path(), FileNumber(n)), n))
+            .collect();
+        let cache = TableCache::new(dir.path(), &options, 2);
+        assert!(cache.is_empty());
+        for round in 0..3u64 {
+            for n in 1..=5u64 {
+                let size = sizes[n as usize - 1];
+                let i = (round * 37 + n) % 100;
+                let want = LookupResult::Found(format!("value{n}-{i}").into_bytes());
+                assert_eq!(lookup(&cache, n, size, i), Some(want));
+                assert!(cache.len() <= 2);
+            }
+        }
+        assert_eq!(cache.len(), 2);
+        // Most recently used survive: 4 and 5.
+        let mut it = cache
+            .iter(&ReadOptions::default(), FileNumber(5), sizes[4])
+            .expect("iter");
+        cache.evict(FileNumber(5));
+        cache.evict(FileNumber(4));
+        assert!(cache.is_empty());
+        // An iterator keeps its table alive after eviction.
+        it.seek_to_first();
+        let mut count = 0;
+        while it.valid() {
+            count += 1;
+            it.next();
+        }
+        assert_eq!(count, 100);
+    }
+
+    #[test]
+    fn legacy_sst_name_is_found_and_missing_file_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = Options::default();
+        let size = write_table(&options, &sst_table_file_name(dir.path(), FileNumber(7)), 7);
+        let cache = TableCache::new(dir.path(), &options, 10);
+        assert_eq!(
+            lookup(&cache, 7, size, 42),
+            Some(LookupResult::Found(b"value7-42".to_vec()))
+        );
+        let err = cache
+            .find_table(FileNumber(8), size)
+            .err()
+            .expect("no such table");
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert!(err.to_string().contains("000008.ldb"), "{err}");
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn cache_is_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<TableCache>();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = Options::default();
+        let size = write_table(&options, &table_file_name(dir.path(), FileNumber(3)), 3);
+        let cache = Arc::new(TableCache::new(dir.path(), &options, 4));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let cache = Arc::clone(&cache);
+                std::thread::spawn(move || {
+                    for i in (0..100).map(|i| (i + t * 25) % 100) {
+                        let want = LookupResult::Found(format!("value3-{i}").into_bytes());
+                        assert_eq!(lookup(&cache, 3, size, i), Some(want));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(cache.len(), 1);
     }
 }

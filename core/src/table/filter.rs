@@ -205,7 +205,9 @@ impl FilterBlockReader {
     }
 
     pub fn key_may_match(&self, block_offset: u64, user_key: &[u8]) -> bool {
-        let index = block_offset.checked_shr(u32::from(self.base_lg)).unwrap_or(0);
+        let index = block_offset
+            .checked_shr(u32::from(self.base_lg))
+            .unwrap_or(0);
         if index >= self.num as u64 {
             return true;
         }
@@ -218,7 +220,8 @@ impl FilterBlockReader {
         };
         let (start, limit) = (start as usize, limit as usize);
         if start < limit && limit <= self.offsets_at {
-            self.policy.key_may_match(user_key, &self.data[start..limit])
+            self.policy
+                .key_may_match(user_key, &self.data[start..limit])
         } else {
             // An empty filter covers no keys; anything else malformed means "maybe".
             start != limit

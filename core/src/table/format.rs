@@ -70,7 +70,9 @@ impl Footer {
     /// Decodes the last 48 bytes of a table. The error says what was wrong; callers
     /// add the file name.
     pub fn decode(src: &[u8]) -> std::result::Result<Footer, &'static str> {
-        let src = src.get(..FOOTER_LEN).ok_or("footer is shorter than 48 bytes")?;
+        let src = src
+            .get(..FOOTER_LEN)
+            .ok_or("footer is shorter than 48 bytes")?;
         let magic = crate::coding::decode_fixed64(&src[2 * MAX_HANDLE_LEN..])
             .ok_or("footer is shorter than 48 bytes")?;
         if magic != TABLE_MAGIC {
@@ -98,9 +100,17 @@ pub struct TableFile {
 /// Reads the block at `handle`, checks its trailer and returns the uncompressed contents.
 /// Corruption (naming the file and offset) for a handle past the end, a short read, a
 /// checksum mismatch when `verify_checksum`, an unknown type or undecodable snappy data.
-pub fn read_block(file: &TableFile, handle: &BlockHandle, verify_checksum: bool) -> Result<Vec<u8>> {
-    let corrupt =
-        |what: String| Error::corruption(format!("{}: block at offset {}: {what}", file.name, handle.offset));
+pub fn read_block(
+    file: &TableFile,
+    handle: &BlockHandle,
+    verify_checksum: bool,
+) -> Result<Vec<u8>> {
+    let corrupt = |what: String| {
+        Error::corruption(format!(
+            "{}: block at offset {}: {what}",
+            file.name, handle.offset
+        ))
+    };
     let len = handle
         .size
         .checked_add(BLOCK_TRAILER_LEN as u64)
@@ -162,7 +172,11 @@ fn decompress_snappy(data: &[u8]) -> std::result::Result<Vec<u8>, String> {
 
 /// Appends `contents` plus its trailer (type byte, masked crc32c of contents + type).
 pub fn append_block_trailer(dst: &mut Vec<u8>, contents: &[u8], snappy: bool) {
-    let block_type = if snappy { SNAPPY_COMPRESSION } else { NO_COMPRESSION };
+    let block_type = if snappy {
+        SNAPPY_COMPRESSION
+    } else {
+        NO_COMPRESSION
+    };
     let crc = crc::mask(crc::value(&[contents, &[block_type]]));
     dst.push(block_type);
     dst.extend_from_slice(&crc.to_le_bytes());
@@ -202,15 +216,27 @@ mod tests {
     #[test]
     fn footer_is_48_bytes_ending_in_magic_little_endian() {
         let f = Footer {
-            metaindex_handle: BlockHandle { offset: 100, size: 20 },
-            index_handle: BlockHandle { offset: 125, size: 4000 },
+            metaindex_handle: BlockHandle {
+                offset: 100,
+                size: 20,
+            },
+            index_handle: BlockHandle {
+                offset: 125,
+                size: 4000,
+            },
         };
         let enc = f.encode();
-        assert_eq!(&enc[40..], &[0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb]);
+        assert_eq!(
+            &enc[40..],
+            &[0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb]
+        );
         assert_eq!(Footer::decode(&enc), Ok(f));
         let mut bad = enc;
         bad[47] ^= 1;
-        assert_eq!(Footer::decode(&bad), Err("not an sstable (bad magic number)"));
+        assert_eq!(
+            Footer::decode(&bad),
+            Err("not an sstable (bad magic number)")
+        );
         assert!(Footer::decode(&enc[..47]).is_err());
     }
 
@@ -218,7 +244,10 @@ mod tests {
     fn read_block_checks_checksum_type_and_bounds() {
         let raw = stored(b"hello block", false);
         let file = table_file(raw.clone());
-        let h = BlockHandle { offset: 0, size: 11 };
+        let h = BlockHandle {
+            offset: 0,
+            size: 11,
+        };
         assert_eq!(read_block(&file, &h, true).expect("good"), b"hello block");
 
         let mut flipped = raw.clone();
@@ -227,28 +256,46 @@ mod tests {
         assert!(err.to_string().contains("000007.ldb"), "{err}");
         assert!(err.to_string().contains("checksum"), "{err}");
         // Without verification the flipped byte comes back as stored.
-        assert_eq!(read_block(&table_file(flipped), &h, false).expect("unverified")[3], b'L');
+        assert_eq!(
+            read_block(&table_file(flipped), &h, false).expect("unverified")[3],
+            b'L'
+        );
 
-        let past_end = BlockHandle { offset: 1, size: 11 };
+        let past_end = BlockHandle {
+            offset: 1,
+            size: 11,
+        };
         assert!(read_block(&file, &past_end, true).is_err());
-        let huge = BlockHandle { offset: 0, size: u64::MAX };
+        let huge = BlockHandle {
+            offset: 0,
+            size: u64::MAX,
+        };
         assert!(read_block(&file, &huge, true).is_err());
 
         let mut unknown = b"xy".to_vec();
         unknown.push(7);
         let crc = crc::mask(crc::value(&[&unknown]));
         unknown.extend_from_slice(&crc.to_le_bytes());
-        let err = read_block(&table_file(unknown), &BlockHandle { offset: 0, size: 2 }, true)
-            .expect_err("type 7");
+        let err = read_block(
+            &table_file(unknown),
+            &BlockHandle { offset: 0, size: 2 },
+            true,
+        )
+        .expect_err("type 7");
         assert!(err.to_string().contains("compression type 7"), "{err}");
     }
 
     #[test]
     fn snappy_blocks_decompress_and_bogus_lengths_are_rejected() {
         let contents = vec![b'a'; 5000];
-        let compressed = snap::raw::Encoder::new().compress_vec(&contents).expect("compress");
+        let compressed = snap::raw::Encoder::new()
+            .compress_vec(&contents)
+            .expect("compress");
         let file = table_file(stored(&compressed, true));
-        let h = BlockHandle { offset: 0, size: compressed.len() as u64 };
+        let h = BlockHandle {
+            offset: 0,
+            size: compressed.len() as u64,
+        };
         assert_eq!(read_block(&file, &h, true).expect("snappy"), contents);
 
         // A header claiming 4 GiB from 6 bytes must be refused before allocating.

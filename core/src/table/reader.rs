@@ -407,7 +407,13 @@ mod tests {
         };
         // Half the values repeat a short pattern (compressible), half do not.
         (0..len)
-            .map(|j| if i % 2 == 0 { (j % 7) as u8 } else { (j * 131 + i * 17 + j * j) as u8 })
+            .map(|j| {
+                if i % 2 == 0 {
+                    (j % 7) as u8
+                } else {
+                    (j * 131 + i * 17 + j * j) as u8
+                }
+            })
             .collect()
     }
 
@@ -425,7 +431,10 @@ mod tests {
                 entries.push((ikey(&u, 100_000 + i as u64, ValueType::Value), v));
             }
             if i % 13 == 0 {
-                entries.push((ikey(&u, 200_000 + i as u64, ValueType::Deletion), Vec::new()));
+                entries.push((
+                    ikey(&u, 200_000 + i as u64, ValueType::Deletion),
+                    Vec::new(),
+                ));
             }
         }
         entries.sort_by(|a, b| compare_internal_keys(&a.0, &b.0));
@@ -443,20 +452,44 @@ mod tests {
             } else {
                 found(base_value(i))
             };
-            assert_eq!(table.get(read, &u, SequenceNumber::MAX).expect("get"), newest, "key {i}");
-            let at_base = table.get(read, &u, SequenceNumber(100 + i as u64)).expect("get");
-            assert_eq!(at_base, found(base_value(i)), "key {i} at its base sequence");
-            let before = table.get(read, &u, SequenceNumber(99 + i as u64)).expect("get");
+            assert_eq!(
+                table.get(read, &u, SequenceNumber::MAX).expect("get"),
+                newest,
+                "key {i}"
+            );
+            let at_base = table
+                .get(read, &u, SequenceNumber(100 + i as u64))
+                .expect("get");
+            assert_eq!(
+                at_base,
+                found(base_value(i)),
+                "key {i} at its base sequence"
+            );
+            let before = table
+                .get(read, &u, SequenceNumber(99 + i as u64))
+                .expect("get");
             assert_eq!(before, None, "key {i} before it was written");
             if i % 13 == 0 && i % 10 == 0 {
                 let under_delete = table.get(read, &u, SequenceNumber(199_999 + i as u64));
-                assert_eq!(under_delete.expect("get"), found(format!("new{i}").into_bytes()));
+                assert_eq!(
+                    under_delete.expect("get"),
+                    found(format!("new{i}").into_bytes())
+                );
             }
             let absent = format!("key{:08}", i * 2 + 1).into_bytes();
-            assert_eq!(table.get(read, &absent, SequenceNumber::MAX).expect("get"), None);
+            assert_eq!(
+                table.get(read, &absent, SequenceNumber::MAX).expect("get"),
+                None
+            );
         }
-        assert_eq!(table.get(read, b"", SequenceNumber::MAX).expect("get"), None);
-        assert_eq!(table.get(read, b"zzz", SequenceNumber::MAX).expect("get"), None);
+        assert_eq!(
+            table.get(read, b"", SequenceNumber::MAX).expect("get"),
+            None
+        );
+        assert_eq!(
+            table.get(read, b"zzz", SequenceNumber::MAX).expect("get"),
+            None
+        );
     }
 
     fn check_iteration(table: &Arc<Table>, entries: &[(Vec<u8>, Vec<u8>)]) {
@@ -486,7 +519,14 @@ mod tests {
             }
         }
         it.seek(&ikey(b"key00000001", u64::MAX >> 8, ValueType::Value));
-        assert_eq!(it.key(), &entries.iter().find(|e| e.0.starts_with(b"key00000002")).expect("key 1").0[..]);
+        assert_eq!(
+            it.key(),
+            &entries
+                .iter()
+                .find(|e| e.0.starts_with(b"key00000002"))
+                .expect("key 1")
+                .0[..]
+        );
         it.seek(&ikey(b"zzz", 0, ValueType::Value));
         assert!(!it.valid());
         it.status().expect("clean iteration");
@@ -510,7 +550,9 @@ mod tests {
                     ..ReadOptions::default()
                 };
                 assert_eq!(
-                    table.get(&unverified, &user(7), SequenceNumber::MAX).expect("get"),
+                    table
+                        .get(&unverified, &user(7), SequenceNumber::MAX)
+                        .expect("get"),
                     Some(LookupResult::Found(base_value(7)))
                 );
                 check_iteration(&table, &entries);
@@ -522,7 +564,12 @@ mod tests {
     fn empty_table_opens_and_finds_nothing() {
         let options = Options::default();
         let table = open(&options, build(&options, &[])).expect("open");
-        assert_eq!(table.get(&ReadOptions::default(), b"a", SequenceNumber::MAX).expect("get"), None);
+        assert_eq!(
+            table
+                .get(&ReadOptions::default(), b"a", SequenceNumber::MAX)
+                .expect("get"),
+            None
+        );
         let mut it = table.iter(&ReadOptions::default());
         it.seek_to_first();
         assert!(!it.valid());

@@ -31,7 +31,9 @@ pub struct MemFile(pub Vec<u8>);
 
 impl RandomAccessFile for MemFile {
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.0.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.0.len());
         let end = start.saturating_add(len).min(self.0.len());
         Ok(self.0[start..end].to_vec())
     }
