@@ -12,6 +12,7 @@ pub mod iterator;
 pub mod key;
 pub mod memtable;
 pub mod options;
+pub mod table;
 
 pub use error::{Error, ErrorKind, Result};
 pub use filename::FileNumber;
