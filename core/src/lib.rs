@@ -9,6 +9,7 @@ pub mod filename;
 pub mod fs;
 pub mod iterator;
 pub mod key;
+pub mod log;
 pub mod options;
 
 pub use error::{Error, ErrorKind, Result};
