@@ -11,6 +11,7 @@ pub mod iterator;
 pub mod key;
 pub mod log;
 pub mod options;
+pub mod version;
 
 pub use error::{Error, ErrorKind, Result};
 pub use filename::FileNumber;
