@@ -9,39 +9,27 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr;
 
-/// Opaque C handles.
-#[repr(C)]
-pub struct leveldb_t {
-    _private: [u8; 0],
+/// Declares opaque C handle types, named as in `c.h`.
+macro_rules! opaque {
+    ($($name:ident),* $(,)?) => {$(
+        #[allow(non_camel_case_types)]
+        #[repr(C)]
+        struct $name {
+            _private: [u8; 0],
+        }
+    )*};
 }
-#[repr(C)]
-pub struct leveldb_options_t {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct leveldb_readoptions_t {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct leveldb_writeoptions_t {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct leveldb_writebatch_t {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct leveldb_iterator_t {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct leveldb_filterpolicy_t {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct leveldb_comparator_t {
-    _private: [u8; 0],
-}
+
+opaque!(
+    leveldb_t,
+    leveldb_options_t,
+    leveldb_readoptions_t,
+    leveldb_writeoptions_t,
+    leveldb_writebatch_t,
+    leveldb_iterator_t,
+    leveldb_filterpolicy_t,
+    leveldb_comparator_t,
+);
 
 type CompareFn = extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize) -> c_int;
 type NameFn = extern "C" fn(*mut c_void) -> *const c_char;

@@ -19,6 +19,18 @@ leveldb_test! {
 }
 
 leveldb_test! {
+    fn empty_leveldb_directory_opens_in_siltdb() {
+        scenario::empty_leveldb_directory_opens_in_siltdb();
+    }
+}
+
+leveldb_test! {
+    fn huge_keys_and_values_cross_both_ways() {
+        scenario::huge_entries_cross_both_ways();
+    }
+}
+
+leveldb_test! {
     fn leveldb_cannot_open_while_siltdb_holds_the_lock() {
         scenario::leveldb_locked_out_by_siltdb();
     }
@@ -129,6 +141,72 @@ mod scenario {
         let db = Db::open(&dir, siltdb_options()).expect("siltdb reopens");
         assert_eq!(get(&db, b"from-leveldb"), Some(b"3".to_vec()));
         assert_eq!(get(&db, b"in-the-wal"), (!empty).then(|| b"2".to_vec()));
+        db.close().expect("close");
+    }
+
+    pub fn empty_leveldb_directory_opens_in_siltdb() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let opts = LevelOptions {
+            create_if_missing: true,
+            ..LevelOptions::default()
+        };
+        LevelDb::open(tmp.path(), &opts)
+            .expect("LevelDB create")
+            .close();
+        let db = Db::open(tmp.path(), Options::default()).expect("siltdb opens LevelDB's new DB");
+        assert_eq!(get(&db, b"anything"), None);
+        db.put(&WriteOptions::default(), b"k", b"v").expect("put");
+        db.close().expect("close");
+        assert_leveldb_layout(tmp.path());
+        let ldb = LevelDb::open(tmp.path(), &LevelOptions::default()).expect("LevelDB reopen");
+        assert_eq!(ldb.get(b"k"), Ok(Some(b"v".to_vec())));
+        ldb.close();
+    }
+
+    /// A key longer than 64 KiB and multi-MiB values, in the WAL and in tables, written by
+    /// each library and read by the other.
+    pub fn huge_entries_cross_both_ways() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let huge_key = |tag: u8| {
+            let mut k = vec![tag; 70_000];
+            k[69_999] = 0xff;
+            k
+        };
+        let huge_value =
+            |tag: u8, len: usize| (0..len).map(|i| (i % 251) as u8 ^ tag).collect::<Vec<u8>>();
+        let w = WriteOptions::default();
+
+        let db = Db::open(tmp.path(), siltdb_options()).expect("siltdb create");
+        db.put(&w, &huge_key(1), &huge_value(1, 3 << 20))
+            .expect("put");
+        db.flush(&Default::default()).expect("flush");
+        db.put(&w, &huge_key(2), &huge_value(2, 5 << 20))
+            .expect("put");
+        db.close().expect("close");
+
+        let ldb = LevelDb::open(tmp.path(), &LevelOptions::default()).expect("LevelDB open");
+        assert!(
+            ldb.get(&huge_key(1)) == Ok(Some(huge_value(1, 3 << 20))),
+            "table entry"
+        );
+        assert!(
+            ldb.get(&huge_key(2)) == Ok(Some(huge_value(2, 5 << 20))),
+            "WAL entry"
+        );
+        ldb.put(&huge_key(3), &huge_value(3, 6 << 20))
+            .expect("LevelDB put");
+        ldb.compact_range(None, None);
+        ldb.put(&huge_key(4), &huge_value(4, 2 << 20))
+            .expect("LevelDB put");
+        ldb.close();
+
+        let db = Db::open(tmp.path(), siltdb_options()).expect("siltdb reopen");
+        for (tag, len) in [(1, 3 << 20), (2, 5 << 20), (3, 6 << 20), (4, 2 << 20)] {
+            assert!(
+                get(&db, &huge_key(tag)) == Some(huge_value(tag, len)),
+                "entry {tag} differs"
+            );
+        }
         db.close().expect("close");
     }
 

@@ -1,4 +1,4 @@
-//! The real LevelDB writes a database — 200,000 keys in shuffled order with overwrites
+//! The real LevelDB writes a database — 100,000 keys in shuffled order with overwrites
 //! and deletes, small write buffer and table files so that it flushes and compacts into
 //! many tables on several levels, a full manual compaction, more writes, and a tail left in
 //! its WAL — and closes; siltdb opens it and reads every key back, and LevelDB reads the
@@ -31,7 +31,8 @@ mod scenario {
     use siltdb_compat::leveldb_ffi::{LevelDb, LevelOptions};
     use siltdb_compat::model::{absent_keys, key, leveldb_batch, value, Model, Op};
 
-    const N: u64 = 200_000;
+    /// Keys LevelDB writes: enough for tables on three levels with its small buffers.
+    const N: u64 = 100_000;
     /// Coprime with N: `k * STRIDE % N` visits every key once, in shuffled order.
     const STRIDE: u64 = 7919;
     const BLOOM_FILTER_NAME: &[u8] = b"filter.leveldb.BuiltinBloomFilter2";
@@ -125,7 +126,7 @@ mod scenario {
         write(&ldb, model, &ops);
         // Everything down to the last level with files; then newer tables above it.
         ldb.compact_range(None, None);
-        for k in 0..30_000 {
+        for k in 0..15_000 {
             let i = k * 6007 % N;
             let op = if k % 5 == 0 {
                 Op::Delete(key(i))
