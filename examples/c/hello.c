@@ -1,6 +1,6 @@
 /* hello.c - siltdb from C: open (creating), put, get, close, reopen, get again.
  * Build: gcc -std=c11 -Iinclude examples/c/hello.c -Ltarget/release -lsiltdb
- * Run:   ./hello [DIR]   (default: a fresh directory under /tmp) */
+ * Run:   ./hello [DIR]   (default: a fresh directory under /tmp, left there to inspect) */
 #define _XOPEN_SOURCE 700
 
 #include <stdio.h>
