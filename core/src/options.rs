@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::error::{Error, Result};
 use crate::fs::{FileSystem, PosixFs};
 
 /// How table blocks are compressed. The values are LevelDB's on-disk block types.
@@ -62,6 +63,34 @@ impl Default for Options {
             level0_stop_writes_trigger: 12,
             fs: Arc::new(PosixFs),
         }
+    }
+}
+
+impl Options {
+    /// Rejects settings the engine cannot honour, naming the option.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Err(Error::invalid_argument(what.to_string()));
+        if self.write_buffer_size < 1024 {
+            return bad("write_buffer_size must be at least 1024 bytes");
+        }
+        if self.block_size == 0 || self.block_size > (1 << 30) {
+            return bad("block_size must be between 1 byte and 1 GiB");
+        }
+        if self.block_restart_interval == 0 {
+            return bad("block_restart_interval must be at least 1");
+        }
+        if self.max_open_files == 0 {
+            return bad("max_open_files must be at least 1");
+        }
+        if self.max_file_size == 0 {
+            return bad("max_file_size must be at least 1 byte");
+        }
+        if self.level0_stop_writes_trigger == 0
+            || self.level0_slowdown_writes_trigger > self.level0_stop_writes_trigger
+        {
+            return bad("level0 triggers must satisfy 0 < slowdown <= stop");
+        }
+        Ok(())
     }
 }
 

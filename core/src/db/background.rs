@@ -1,0 +1,78 @@
+//! The background worker: one thread per Db that runs flushes (and, later, compactions)
+//! when `maybe_schedule_compaction` says there is work, and `record_background_error`,
+//! which makes a failure sticky.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use parking_lot::MutexGuard;
+
+use super::{DbInner, DbState};
+use crate::error::{Error, Result};
+
+impl DbInner {
+    /// Starts the worker thread. It holds the engine alive until `close` joins it.
+    pub(super) fn start_background_worker(self: &Arc<Self>) -> Result<()> {
+        let inner = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name("siltdb-bg".to_string())
+            .spawn(move || inner.background_worker_loop())
+            .map_err(|e| Error::io("spawning the background thread", e))?;
+        *self.worker.lock() = Some(handle);
+        Ok(())
+    }
+
+    fn background_worker_loop(&self) {
+        let mut st = self.state.lock();
+        loop {
+            if self.shutting_down.load(Ordering::Acquire) {
+                break;
+            }
+            if self.needs_background_work(&st) {
+                self.background_call(&mut st);
+            } else {
+                self.work_cv.wait(&mut st);
+            }
+        }
+    }
+
+    /// Is there anything for the worker to do? Nothing once an error is sticky: the
+    /// failed work would only fail again.
+    fn needs_background_work(&self, st: &DbState) -> bool {
+        st.bg_error.is_none() && !st.imm.is_empty()
+    }
+
+    /// Wakes the worker if there is work. REQUIRES: the state lock (the guard proves it).
+    pub(super) fn maybe_schedule_compaction(&self, st: &mut MutexGuard<'_, DbState>) {
+        if self.shutting_down.load(Ordering::Acquire) || !self.needs_background_work(st) {
+            return;
+        }
+        self.work_cv.notify_one();
+    }
+
+    /// One round of background work, then wakes everybody waiting on its outcome.
+    fn background_call(&self, st: &mut MutexGuard<'_, DbState>) {
+        st.bg_running = true;
+        self.background_compaction(st);
+        st.bg_running = false;
+        // The flush may have made room: writers and flush(wait) callers re-check.
+        self.bg_cv.notify_all();
+    }
+
+    /// Picks the work: the immutable memtable always goes first.
+    fn background_compaction(&self, st: &mut MutexGuard<'_, DbState>) {
+        if !st.imm.is_empty() {
+            self.compact_memtable(st);
+        }
+    }
+
+    /// Makes `e` the sticky background error (the first one wins), refused to every later
+    /// write and flush until the database is reopened. The WAL still holds the data.
+    pub(super) fn record_background_error(&self, st: &mut DbState, e: Error) {
+        if st.bg_error.is_none() {
+            self.info_log.log(&format!("background error: {e}"));
+            st.bg_error = Some(e);
+            self.bg_cv.notify_all();
+        }
+    }
+}

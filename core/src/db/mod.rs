@@ -1,0 +1,185 @@
+//! The `Db` handle and the state it shares with its background worker.
+//!
+//! One `parking_lot::Mutex` guards [`DbState`] (memtable pointers, the immutable queue, the
+//! version set, background flags and error, stats); long work — WAL appends, table
+//! building, fsync, file deletion — runs with it released (DESIGN.md §4). Functions that
+//! need the lock take `&mut MutexGuard<DbState>` (or `&mut DbState`), so the type system
+//! says the lock is held.
+
+mod background;
+mod flush;
+mod obsolete;
+mod read;
+mod recovery;
+mod write;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+use crate::events::CompactionStats;
+use crate::filename::FileNumber;
+use crate::fs::{FileLock, FileSystem};
+use crate::info_log::InfoLog;
+use crate::log;
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::table::TableCache;
+use crate::version::{VersionSet, NUM_LEVELS};
+
+use write::WriterSlot;
+
+/// An open database. Cheap to clone (all clones share one engine) and safe to use from
+/// many threads at once. The database closes when [`Db::close`] is called or the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Db {
+    handle: Arc<DbHandle>,
+}
+
+/// Closes the engine when the last `Db` clone goes away. The background worker holds
+/// `Arc<DbInner>` directly, so this must be a separate owner to avoid a cycle.
+struct DbHandle {
+    inner: Arc<DbInner>,
+}
+
+impl Drop for DbHandle {
+    fn drop(&mut self) {
+        let _ = self.inner.close();
+    }
+}
+
+/// A sealed memtable waiting to be flushed, and the WAL that took over from its WAL:
+/// once it is in a table, every log older than `next_log_number` is obsolete.
+struct ImmutableMemTable {
+    mem: Arc<MemTable>,
+    next_log_number: FileNumber,
+}
+
+/// Mutable state, guarded by `DbInner::state`.
+struct DbState {
+    mem: Arc<MemTable>,
+    /// Oldest first. Its capacity is `MAX_IMMUTABLE_MEMTABLES`.
+    imm: VecDeque<ImmutableMemTable>,
+    versions: VersionSet,
+    /// Sticky: set by `record_background_error`, cleared only by reopening.
+    bg_error: Option<Error>,
+    /// The worker is running `background_call` right now.
+    bg_running: bool,
+    /// Table files being written and not yet in a version: never obsolete.
+    pending_outputs: HashSet<FileNumber>,
+    stats: [CompactionStats; NUM_LEVELS],
+    /// Memtables sealed / flushed since open; `flush(wait)` waits for the second to reach
+    /// the value the first had when it was called.
+    memtables_sealed: u64,
+    memtables_flushed: u64,
+    writers: VecDeque<Arc<WriterSlot>>,
+    write_results: HashMap<u64, Result<()>>,
+    next_writer_id: u64,
+    closed: bool,
+}
+
+/// How many sealed memtables may wait for their flush before writers wait.
+const MAX_IMMUTABLE_MEMTABLES: usize = 1;
+
+pub(crate) struct DbInner {
+    dir: PathBuf,
+    options: Options,
+    fs: Arc<dyn FileSystem>,
+    table_cache: Arc<TableCache>,
+    info_log: InfoLog,
+    state: Mutex<DbState>,
+    /// Signalled when background work finishes or the state a waiting writer or flusher
+    /// waits for changes.
+    bg_cv: Condvar,
+    /// Wakes the background worker.
+    work_cv: Condvar,
+    shutting_down: AtomicBool,
+    /// The WAL. Only the writer-queue leader (and `make_room_for_write`, which the leader
+    /// runs) touches it; lock order is `state` before `log`.
+    log: Mutex<Option<log::Writer>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    lock: Mutex<Option<FileLock>>,
+}
+
+impl Db {
+    /// Opens (or creates, with `create_if_missing`) the database in `path`, replaying its
+    /// write-ahead logs.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let inner = recovery::open(path.as_ref(), options)?;
+        Ok(Db {
+            handle: Arc::new(DbHandle { inner }),
+        })
+    }
+
+    /// The directory this database lives in.
+    pub fn path(&self) -> &Path {
+        &self.handle.inner.dir
+    }
+
+    /// True once `close` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.handle.inner.state.lock().closed
+    }
+
+    /// Waits for running background work, syncs the WAL and releases `LOCK`. The memtable
+    /// is not flushed: the WAL holds it. Idempotent; every other call afterwards returns
+    /// [`Error::Closed`].
+    pub fn close(&self) -> Result<()> {
+        self.handle.inner.close()
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<DbInner> {
+        &self.handle.inner
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.path()).finish()
+    }
+}
+
+impl DbInner {
+    fn close(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Ok(());
+        }
+        st.closed = true;
+        // Writers already in the queue finish; new ones see `closed`.
+        while !st.writers.is_empty() {
+            self.bg_cv.wait(&mut st);
+        }
+        self.shutting_down.store(true, Ordering::Release);
+        self.work_cv.notify_all();
+        self.bg_cv.notify_all();
+        drop(st);
+        // The worker finishes a flush it has started (shutting down mid-flush loses
+        // nothing either way: the WAL still holds the memtable).
+        if let Some(worker) = self.worker.lock().take() {
+            let _ = worker.join();
+        }
+        let mut result = Ok(());
+        if let Some(mut log) = self.log.lock().take() {
+            result = log.sync();
+        }
+        self.info_log.log("closed");
+        self.lock.lock().take();
+        result
+    }
+
+    /// `Err(Closed)` once `close` has begun.
+    fn check_open(st: &DbState) -> Result<()> {
+        if st.closed {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Open-time recovery: LOCK → CURRENT → MANIFEST replay → the WAL files newer than the
+//! recorded log number replayed in order (flushing to level 0 whenever the replayed
+//! memtable fills, and at the end of each log, reason "recovery") → a new WAL and a new
+//! MANIFEST → obsolete files removed.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use super::{DbInner, DbState};
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::filename::{
+    current_file_name, lock_file_name, log_file_name, parse_file_name, FileNumber, FileType,
+};
+use crate::info_log::InfoLog;
+use crate::key::SequenceNumber;
+use crate::log;
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::table::TableCache;
+use crate::version::{VersionEdit, VersionSet};
+
+/// LevelDB keeps this many descriptors for things other than tables.
+const NON_TABLE_CACHE_FILES: usize = 10;
+
+pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
+    options.validate()?;
+    let fs = Arc::clone(&options.fs);
+    if options.create_if_missing {
+        fs.create_dir_all(dir)?;
+    } else if !fs.exists(dir) {
+        return Err(Error::invalid_argument(format!(
+            "{}: does not exist (create_if_missing is false)",
+            dir.display()
+        )));
+    }
+    let lock = fs.lock_file(&lock_file_name(dir))?;
+    if !fs.exists(&current_file_name(dir)) {
+        if !options.create_if_missing {
+            return Err(Error::invalid_argument(format!(
+                "{}: does not exist (create_if_missing is false)",
+                dir.display()
+            )));
+        }
+        VersionSet::create_new_db(dir, &*fs)?;
+    } else if options.error_if_exists {
+        return Err(Error::invalid_argument(format!(
+            "{}: exists (error_if_exists is true)",
+            dir.display()
+        )));
+    }
+
+    let info_log = InfoLog::open(&*fs, dir);
+    let capacity = options
+        .max_open_files
+        .saturating_sub(NON_TABLE_CACHE_FILES)
+        .max(1);
+    let table_cache = Arc::new(TableCache::new(dir, &options, capacity));
+    let inner = Arc::new(DbInner {
+        dir: dir.to_path_buf(),
+        fs: Arc::clone(&fs),
+        table_cache,
+        info_log,
+        state: Mutex::new(DbState {
+            mem: Arc::new(MemTable::new()),
+            imm: VecDeque::new(),
+            versions: VersionSet::new(dir, Arc::clone(&fs)),
+            bg_error: None,
+            bg_running: false,
+            pending_outputs: HashSet::new(),
+            stats: Default::default(),
+            memtables_sealed: 0,
+            memtables_flushed: 0,
+            writers: VecDeque::new(),
+            write_results: HashMap::new(),
+            next_writer_id: 0,
+            closed: false,
+        }),
+        bg_cv: Condvar::new(),
+        work_cv: Condvar::new(),
+        shutting_down: AtomicBool::new(false),
+        log: Mutex::new(None),
+        worker: Mutex::new(None),
+        lock: Mutex::new(Some(lock)),
+        options,
+    });
+    {
+        let mut st = inner.state.lock();
+        inner.info_log.log(&format!("opening {}", dir.display()));
+        st.versions.recover()?;
+        inner.recover(&mut st)?;
+    }
+    inner.start_background_worker()?;
+    Ok(inner)
+}
+
+impl DbInner {
+    /// Replays the live WAL files, starts a new WAL and records the result in a new
+    /// MANIFEST. REQUIRES: the state lock, the version set recovered.
+    fn recover(&self, st: &mut MutexGuard<'_, DbState>) -> Result<()> {
+        let min_log = st.versions.log_number();
+        let prev_log = st.versions.prev_log_number();
+        let mut missing: HashSet<FileNumber> = st.versions.live_files();
+        let mut logs = Vec::new();
+        for name in self.fs.children(&self.dir)? {
+            match parse_file_name(&name) {
+                Some((number, FileType::Table)) => {
+                    missing.remove(&number);
+                }
+                Some((number, FileType::Log)) if number >= min_log || number == prev_log => {
+                    logs.push(number)
+                }
+                _ => {}
+            }
+        }
+        if let Some(first) = missing.iter().min() {
+            return Err(Error::corruption(format!(
+                "{} table file(s) named in the MANIFEST are missing, e.g. {}",
+                missing.len(),
+                crate::filename::table_file_name(&self.dir, *first).display()
+            )));
+        }
+        logs.sort();
+        let mut edit = VersionEdit::default();
+        let mut max_sequence = st.versions.last_sequence();
+        for number in logs {
+            self.replay_log_file(st, number, &mut edit, &mut max_sequence)?;
+            st.versions.mark_file_number_used(number);
+        }
+        if st.versions.last_sequence() < max_sequence {
+            st.versions.set_last_sequence(max_sequence);
+        }
+
+        let new_log_number = st.versions.new_file_number();
+        let file = self
+            .fs
+            .new_writable_file(&log_file_name(&self.dir, new_log_number))?;
+        *self.log.lock() = Some(log::Writer::new(file));
+        self.fs.sync_dir(&self.dir)?;
+        edit.prev_log_number = Some(FileNumber(0));
+        edit.log_number = Some(new_log_number);
+        st.versions.log_and_apply(&mut edit)?;
+        self.remove_obsolete_files(st);
+        Ok(())
+    }
+
+    /// Replays one WAL into memtables, flushing each to level 0 when it fills and once
+    /// more at the end of the log. A torn tail is dropped; a corrupt record in the middle
+    /// is skipped and logged, or fails the open under `paranoid_checks`.
+    fn replay_log_file(
+        &self,
+        st: &mut MutexGuard<'_, DbState>,
+        number: FileNumber,
+        edit: &mut VersionEdit,
+        max_sequence: &mut SequenceNumber,
+    ) -> Result<()> {
+        let path = log_file_name(&self.dir, number);
+        self.info_log.log(&format!("Recovering log #{}", number.0));
+        let file = self.fs.new_sequential_file(&path)?;
+        let mut reader = log::Reader::new(file, true);
+        let mut mem = Arc::new(MemTable::new());
+        while let Some(record) = reader.read_record()? {
+            self.check_log_corruptions(&mut reader, &path)?;
+            let applied = WriteBatch::from_contents(record).and_then(|batch| {
+                batch.insert_into(&mem)?;
+                Ok(batch)
+            });
+            let batch = match applied {
+                Ok(batch) => batch,
+                Err(e) => {
+                    self.report_log_corruption(&path, &e.to_string())?;
+                    continue;
+                }
+            };
+            if batch.count() > 0 {
+                let last = SequenceNumber(batch.sequence().0 + u64::from(batch.count()) - 1);
+                if last > *max_sequence {
+                    *max_sequence = last;
+                }
+            }
+            if mem.approximate_memory_usage() > self.options.write_buffer_size {
+                self.write_level0_table(st, &mem, edit, None)?;
+                mem = Arc::new(MemTable::new());
+            }
+        }
+        self.check_log_corruptions(&mut reader, &path)?;
+        if reader.dropped_tail_bytes() > 0 {
+            self.info_log.log(&format!(
+                "{}: dropped a torn tail of {} bytes",
+                path.display(),
+                reader.dropped_tail_bytes()
+            ));
+        }
+        if !mem.is_empty() {
+            self.write_level0_table(st, &mem, edit, None)?;
+        }
+        Ok(())
+    }
+
+    fn check_log_corruptions(&self, reader: &mut log::Reader, path: &Path) -> Result<()> {
+        for c in reader.take_corruptions() {
+            self.report_log_corruption(
+                path,
+                &format!(
+                    "{} bytes dropped at offset {}: {}",
+                    c.bytes_dropped, c.offset, c.reason
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Logs a WAL corruption and carries on, as LevelDB does — unless `paranoid_checks`.
+    fn report_log_corruption(&self, path: &Path, what: &str) -> Result<()> {
+        let msg = format!("{}: {}", path.display(), what);
+        self.info_log
+            .log(&format!("ignoring log corruption: {msg}"));
+        if self.options.paranoid_checks {
+            Err(Error::corruption(msg))
+        } else {
+            Ok(())
+        }
+    }
+}

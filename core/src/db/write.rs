@@ -1,0 +1,270 @@
+//! The write path: a writer queue with group commit (the writer at the front leads, takes
+//! the batches queued behind it, appends them as one WAL record and inserts them into the
+//! memtable), and `make_room_for_write`, which seals a full memtable and throttles writers
+//! when flushing falls behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, MutexGuard};
+
+use super::{Db, DbInner, DbState, ImmutableMemTable, MAX_IMMUTABLE_MEMTABLES};
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::filename::log_file_name;
+use crate::key::SequenceNumber;
+use crate::log;
+use crate::memtable::MemTable;
+use crate::options::WriteOptions;
+
+/// A writer waiting in the queue. `batch` is `None` for a forced memtable switch
+/// (`flush`), which goes through the queue so that it is ordered with writes.
+pub(super) struct WriterSlot {
+    id: u64,
+    batch: Option<WriteBatch>,
+    sync: bool,
+    cv: Condvar,
+}
+
+/// A group never grows past 1 MiB; a small leading write keeps it to 128 KiB more so
+/// that its own latency stays small (LevelDB's limits).
+const MAX_GROUP_BYTES: usize = 1 << 20;
+const SMALL_WRITE_BYTES: usize = 128 << 10;
+
+impl Db {
+    /// Stores `value` under `key`.
+    pub fn put(&self, opts: &WriteOptions, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.inner().write(opts, Some(batch))
+    }
+
+    /// Removes `key`; removing a missing key is not an error.
+    pub fn delete(&self, opts: &WriteOptions, key: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.inner().write(opts, Some(batch))
+    }
+
+    /// Applies every record of `batch` atomically: after a crash all or none are present.
+    pub fn write(&self, opts: &WriteOptions, batch: &WriteBatch) -> Result<()> {
+        self.inner().write(opts, Some(batch.clone()))
+    }
+}
+
+impl DbInner {
+    /// Joins the writer queue; when this writer reaches the front it leads a group.
+    pub(super) fn write(&self, opts: &WriteOptions, batch: Option<WriteBatch>) -> Result<()> {
+        let mut st = self.state.lock();
+        DbInner::check_open(&st)?;
+        let id = st.next_writer_id;
+        st.next_writer_id += 1;
+        let slot = Arc::new(WriterSlot {
+            id,
+            batch,
+            sync: opts.sync,
+            cv: Condvar::new(),
+        });
+        st.writers.push_back(slot.clone());
+        loop {
+            if let Some(result) = st.write_results.remove(&id) {
+                return result;
+            }
+            if st.writers.front().is_some_and(|w| w.id == id) {
+                break;
+            }
+            slot.cv.wait(&mut st);
+        }
+        let result = self.lead_write_group(&mut st, &slot);
+        // The leader is at the front; it pops itself (and its followers were popped in
+        // lead_write_group). Wake the next leader and anyone waiting for the queue to drain.
+        if st.writers.front().is_some_and(|w| w.id == id) {
+            st.writers.pop_front();
+        }
+        if let Some(next) = st.writers.front() {
+            next.cv.notify_one();
+        }
+        self.bg_cv.notify_all();
+        result
+    }
+
+    fn lead_write_group(
+        &self,
+        st: &mut MutexGuard<'_, DbState>,
+        leader: &Arc<WriterSlot>,
+    ) -> Result<()> {
+        let force = leader.batch.is_none();
+        self.make_room_for_write(st, force)?;
+        let Some(leader_batch) = leader.batch.as_ref() else {
+            return Ok(());
+        };
+        let (mut group, followers) = build_batch_group(st, leader, leader_batch);
+        let last = st.versions.last_sequence();
+        let first = last.next();
+        group.set_sequence(first);
+        let count = u64::from(group.count());
+        let sync = leader.sync;
+        let mem = st.mem.clone();
+
+        let result =
+            MutexGuard::unlocked(st, || self.append_to_log_and_memtable(&group, sync, &mem));
+        match &result {
+            Ok(()) => {
+                if count > 0 {
+                    st.versions
+                        .set_last_sequence(SequenceNumber(first.0 + count - 1));
+                }
+            }
+            Err(e) => self.record_background_error(st, e.clone()),
+        }
+        // Followers were removed from the queue right behind the leader.
+        for follower in followers {
+            st.write_results.insert(follower.id, result.clone());
+            follower.cv.notify_one();
+        }
+        result
+    }
+
+    /// The part of a write done without the DB mutex: only the queue leader runs it.
+    fn append_to_log_and_memtable(
+        &self,
+        group: &WriteBatch,
+        sync: bool,
+        mem: &MemTable,
+    ) -> Result<()> {
+        {
+            let mut log = self.log.lock();
+            let log = log.as_mut().ok_or(Error::Closed)?;
+            log.add_record(group.contents())?;
+            // Flushing to the OS on every group is what makes an acknowledged write
+            // survive the process being killed; sync makes it survive the machine.
+            if sync {
+                log.sync()?;
+            } else {
+                log.flush()?;
+            }
+        }
+        group.insert_into(mem)?;
+        Ok(())
+    }
+
+    /// Makes sure the active memtable has room, sealing it when full; `force` seals a
+    /// non-empty memtable regardless (manual flush). REQUIRES: this writer leads the queue.
+    pub(super) fn make_room_for_write(
+        &self,
+        st: &mut MutexGuard<'_, DbState>,
+        mut force: bool,
+    ) -> Result<()> {
+        let mut allow_delay = !force;
+        loop {
+            let level0_files = st.versions.num_level_files(0);
+            if let Some(e) = &st.bg_error {
+                return Err(sticky(e));
+            } else if allow_delay && level0_files >= self.options.level0_slowdown_writes_trigger {
+                // Hand the worker some CPU instead of stalling one write for seconds
+                // later: each write is delayed once, by 1 ms.
+                MutexGuard::unlocked(st, || std::thread::sleep(Duration::from_millis(1)));
+                allow_delay = false;
+            } else if (!force
+                && st.mem.approximate_memory_usage() <= self.options.write_buffer_size)
+                || (force && st.mem.is_empty())
+            {
+                // Room enough; or a manual flush with nothing new to seal.
+                return Ok(());
+            } else if st.imm.len() >= MAX_IMMUTABLE_MEMTABLES {
+                self.info_log
+                    .log("waiting for the immutable memtable to be flushed");
+                self.bg_cv.wait(st);
+            } else if level0_files >= self.options.level0_stop_writes_trigger {
+                self.info_log.log("too many level-0 files; waiting");
+                self.bg_cv.wait(st);
+            } else {
+                self.switch_memtable(st)?;
+                force = false;
+            }
+        }
+    }
+
+    /// Seals the active memtable into the immutable queue behind a fresh WAL and
+    /// schedules its flush.
+    fn switch_memtable(&self, st: &mut MutexGuard<'_, DbState>) -> Result<()> {
+        let new_log_number = st.versions.new_file_number();
+        let path = log_file_name(&self.dir, new_log_number);
+        let file = match self.fs.new_writable_file(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                st.versions.reuse_file_number(new_log_number);
+                return Err(e);
+            }
+        };
+        // Durability LevelDB lacks: the sealed memtable's WAL is synced before writes
+        // move on, and the new WAL's directory entry is made durable.
+        let switched = {
+            let mut log = self.log.lock();
+            let old_sync = match log.as_mut() {
+                Some(old) => old.sync(),
+                None => Err(Error::Closed),
+            };
+            old_sync.and_then(|()| {
+                *log = Some(log::Writer::new(file));
+                self.fs.sync_dir(&self.dir)
+            })
+        };
+        if let Err(e) = switched {
+            self.record_background_error(st, e.clone());
+            return Err(e);
+        }
+        let sealed = std::mem::replace(&mut st.mem, Arc::new(MemTable::new()));
+        st.imm.push_back(ImmutableMemTable {
+            mem: sealed,
+            next_log_number: new_log_number,
+        });
+        st.memtables_sealed += 1;
+        self.maybe_schedule_compaction(st);
+        Ok(())
+    }
+}
+
+/// The error a caller sees for a sticky background error: the kind of its cause.
+pub(super) fn sticky(e: &Error) -> Error {
+    match e {
+        Error::Background(_) => e.clone(),
+        other => Error::Background(Arc::new(other.clone())),
+    }
+}
+
+/// Takes the writers queued right behind the leader into one batch. Stops at a forced
+/// switch, at a sync write when the leader does not sync (the group would not be synced
+/// for it), and at the size limit. Followers are removed from the queue here.
+fn build_batch_group(
+    st: &mut DbState,
+    leader: &Arc<WriterSlot>,
+    leader_batch: &WriteBatch,
+) -> (WriteBatch, Vec<Arc<WriterSlot>>) {
+    let mut size = leader_batch.approximate_size();
+    let max_size = if size <= SMALL_WRITE_BYTES {
+        size + SMALL_WRITE_BYTES
+    } else {
+        MAX_GROUP_BYTES
+    };
+    let mut group = leader_batch.clone();
+    let mut followers = Vec::new();
+    while st.writers.len() > 1 {
+        let Some(next) = st.writers.get(1) else { break };
+        let Some(batch) = next.batch.as_ref() else {
+            break;
+        };
+        if next.sync && !leader.sync {
+            break;
+        }
+        size += batch.approximate_size();
+        if size > max_size {
+            break;
+        }
+        group.append(batch);
+        if let Some(follower) = st.writers.remove(1) {
+            followers.push(follower);
+        }
+    }
+    (group, followers)
+}

@@ -1,0 +1,21 @@
+//! Sorted string tables in LevelDB 1.23's format: blocks of prefix-compressed entries,
+//! a bloom filter block, a meta-index, an index and a 48-byte footer. Writing goes
+//! through [`TableBuilder`], reading through [`Table`], and [`TableCache`] keeps tables open.
+
+pub mod block;
+pub mod block_builder;
+pub mod builder;
+pub mod cache;
+pub mod filter;
+pub mod format;
+pub mod reader;
+#[cfg(test)]
+pub(crate) mod test_util;
+
+pub use block::{Block, BlockIter};
+pub use block_builder::BlockBuilder;
+pub use builder::TableBuilder;
+pub use cache::TableCache;
+pub use filter::{BloomFilterPolicy, FilterBlockBuilder, FilterBlockReader};
+pub use format::{BlockHandle, Footer};
+pub use reader::{Table, TableIterator};

@@ -1,0 +1,626 @@
+//! Reads a table file: the footer, index and filter at open, data blocks on demand for
+//! point lookups and for the two-level iterator (index block -> data block).
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::fs::RandomAccessFile;
+use crate::iterator::InternalIterator;
+use crate::key::{
+    compare_internal_keys, make_internal_key, parse_internal_key, LookupResult, SequenceNumber,
+    ValueType, VALUE_TYPE_FOR_SEEK,
+};
+use crate::options::{Options, ReadOptions};
+use crate::table::block::{bytewise_compare, Block, BlockIter};
+use crate::table::filter::{BloomFilterPolicy, FilterBlockReader, FILTER_META_KEY};
+use crate::table::format::{read_block, BlockHandle, Footer, TableFile, FOOTER_LEN};
+
+/// An open, immutable table. `Send + Sync`: lookups and iterators from many threads share
+/// it through an `Arc`.
+pub struct Table {
+    file: TableFile,
+    index_block: Arc<Block>,
+    filter: Option<FilterBlockReader>,
+    /// Where the data ends; the answer for keys past the last one.
+    metaindex_offset: u64,
+    index_offset: u64,
+    paranoid_checks: bool,
+}
+
+impl Table {
+    /// Reads the footer, index block and filter (if any); Corruption on anything
+    /// malformed. The blocks read here are always checksummed: they are read once and
+    /// steer every later read. `name` is used in error messages.
+    pub fn open(
+        options: &Options,
+        file: Box<dyn RandomAccessFile>,
+        size: u64,
+        name: &str,
+    ) -> Result<Table> {
+        if size < FOOTER_LEN as u64 {
+            return Err(Error::corruption(format!(
+                "{name}: file is too short ({size} bytes) to be an sstable"
+            )));
+        }
+        let footer_bytes = file.read_at(size - FOOTER_LEN as u64, FOOTER_LEN)?;
+        if footer_bytes.len() != FOOTER_LEN {
+            return Err(Error::corruption(format!(
+                "{name}: truncated footer read: file is shorter than {size} bytes"
+            )));
+        }
+        let footer =
+            Footer::decode(&footer_bytes).map_err(|e| Error::corruption(format!("{name}: {e}")))?;
+        let file = TableFile {
+            file,
+            name: name.to_string(),
+            size,
+        };
+        let index_block = load_block(&file, &footer.index_handle, true)?;
+        let filter = read_filter(&file, &footer.metaindex_handle)?;
+        Ok(Table {
+            file,
+            index_block: Arc::new(index_block),
+            filter,
+            metaindex_offset: footer.metaindex_handle.offset,
+            index_offset: footer.index_handle.offset,
+            paranoid_checks: options.paranoid_checks,
+        })
+    }
+
+    /// Newest entry for `user_key` with sequence <= `seq`, or None when this table has
+    /// none. Consults the bloom filter before reading the data block.
+    pub fn get(
+        &self,
+        read: &ReadOptions,
+        user_key: &[u8],
+        seq: SequenceNumber,
+    ) -> Result<Option<LookupResult>> {
+        let target = make_internal_key(user_key, seq, VALUE_TYPE_FOR_SEEK);
+        let mut index = self.index_block.iter(compare_internal_keys);
+        index.seek(&target);
+        if !index.valid() {
+            index.status().map_err(|e| self.in_index(e))?;
+            return Ok(None);
+        }
+        let handle = self.decode_handle(index.value())?;
+        if let Some(filter) = &self.filter {
+            if !filter.key_may_match(handle.offset, user_key) {
+                return Ok(None);
+            }
+        }
+        let block = Arc::new(load_block(&self.file, &handle, self.verify(read))?);
+        let mut it = block.iter(compare_internal_keys);
+        it.seek(&target);
+        if !it.valid() {
+            it.status()
+                .map_err(|e| with_context(e, &self.file.name, handle.offset))?;
+            return Ok(None);
+        }
+        let parsed = parse_internal_key(it.key()).ok_or_else(|| {
+            Error::corruption(format!(
+                "{}: block at offset {}: corrupted internal key",
+                self.file.name, handle.offset
+            ))
+        })?;
+        if parsed.user_key != user_key {
+            return Ok(None);
+        }
+        Ok(Some(match parsed.value_type {
+            ValueType::Value => LookupResult::Found(it.value().to_vec()),
+            ValueType::Deletion => LookupResult::Deleted,
+        }))
+    }
+
+    /// A two-level iterator over every entry, loading data blocks as it reaches them.
+    pub fn iter(self: &Arc<Self>, read: &ReadOptions) -> TableIterator {
+        TableIterator {
+            table: Arc::clone(self),
+            verify: self.verify(read),
+            index_iter: self.index_block.iter(compare_internal_keys),
+            data_iter: None,
+            data_handle: None,
+            status: None,
+        }
+    }
+
+    /// Approximate file offset where `internal_key` is or would be stored: the offset of
+    /// its data block, or the end of the data for keys past the last one.
+    pub fn approximate_offset_of(&self, internal_key: &[u8]) -> u64 {
+        let mut index = self.index_block.iter(compare_internal_keys);
+        index.seek(internal_key);
+        if index.valid() {
+            if let Some(handle) = BlockHandle::decode_from(&mut index.value()) {
+                return handle.offset;
+            }
+        }
+        self.metaindex_offset
+    }
+
+    fn verify(&self, read: &ReadOptions) -> bool {
+        read.verify_checksums || self.paranoid_checks
+    }
+
+    fn decode_handle(&self, mut encoded: &[u8]) -> Result<BlockHandle> {
+        BlockHandle::decode_from(&mut encoded).ok_or_else(|| {
+            Error::corruption(format!(
+                "{}: bad block handle in index block",
+                self.file.name
+            ))
+        })
+    }
+
+    fn in_index(&self, e: Error) -> Error {
+        with_context(e, &self.file.name, self.index_offset)
+    }
+}
+
+/// Reads and validates one block.
+fn load_block(file: &TableFile, handle: &BlockHandle, verify: bool) -> Result<Block> {
+    let contents = read_block(file, handle, verify)?;
+    Block::new(contents).map_err(|e| with_context(e, &file.name, handle.offset))
+}
+
+/// Prefixes a block-level corruption message with the file and block offset.
+fn with_context(e: Error, name: &str, offset: u64) -> Error {
+    match e {
+        Error::Corruption(msg) => {
+            Error::Corruption(format!("{name}: block at offset {offset}: {msg}"))
+        }
+        other => other,
+    }
+}
+
+/// Finds the bloom filter through the meta-index; None when the table has no filter
+/// (or one of a policy siltdb does not know).
+fn read_filter(file: &TableFile, metaindex: &BlockHandle) -> Result<Option<FilterBlockReader>> {
+    let meta = Arc::new(load_block(file, metaindex, true)?);
+    let mut it = meta.iter(bytewise_compare);
+    it.seek(FILTER_META_KEY.as_bytes());
+    it.status()
+        .map_err(|e| with_context(e, &file.name, metaindex.offset))?;
+    if !it.valid() || it.key() != FILTER_META_KEY.as_bytes() {
+        return Ok(None);
+    }
+    let handle = BlockHandle::decode_from(&mut it.value()).ok_or_else(|| {
+        Error::corruption(format!(
+            "{}: bad filter block handle in meta-index",
+            file.name
+        ))
+    })?;
+    let contents = read_block(file, &handle, true)?;
+    // The probe count is stored in each filter, so bits_per_key is irrelevant to reading.
+    let policy = BloomFilterPolicy { bits_per_key: 10 };
+    Ok(Some(FilterBlockReader::new(policy, contents)))
+}
+
+/// Iterates a table: the index block picks the data block, which is read when first
+/// reached. The first error (I/O or corruption) ends iteration and is kept in `status`.
+pub struct TableIterator {
+    table: Arc<Table>,
+    verify: bool,
+    index_iter: BlockIter,
+    data_iter: Option<BlockIter>,
+    /// Handle of the block `data_iter` walks, so re-seeking within it skips the read.
+    data_handle: Option<BlockHandle>,
+    status: Option<Error>,
+}
+
+impl TableIterator {
+    fn set_error(&mut self, e: Error) {
+        if self.status.is_none() {
+            self.status = Some(e);
+        }
+        self.data_iter = None;
+        self.data_handle = None;
+    }
+
+    /// Points `data_iter` at the block the index iterator is on (None past the end).
+    fn init_data_block(&mut self) {
+        if !self.index_iter.valid() {
+            self.data_iter = None;
+            self.data_handle = None;
+            if let Err(e) = self.index_iter.status() {
+                let e = self.table.in_index(e);
+                self.set_error(e);
+            }
+            return;
+        }
+        let handle = match self.table.decode_handle(self.index_iter.value()) {
+            Ok(h) => h,
+            Err(e) => return self.set_error(e),
+        };
+        if self.data_iter.is_some() && self.data_handle == Some(handle) {
+            return;
+        }
+        match load_block(&self.table.file, &handle, self.verify) {
+            Ok(block) => {
+                self.data_iter = Some(Arc::new(block).iter(compare_internal_keys));
+                self.data_handle = Some(handle);
+            }
+            Err(e) => self.set_error(e),
+        }
+    }
+
+    /// True when the data iterator is positioned; records its error otherwise.
+    fn data_ready(&mut self) -> bool {
+        let Some(d) = &self.data_iter else {
+            return false;
+        };
+        if d.valid() {
+            return true;
+        }
+        if let Err(e) = d.status() {
+            let offset = self.data_handle.map_or(0, |h| h.offset);
+            let e = with_context(e, &self.table.file.name, offset);
+            self.set_error(e);
+        }
+        false
+    }
+
+    fn skip_empty_blocks_forward(&mut self) {
+        while !self.data_ready() {
+            if self.status.is_some() || !self.index_iter.valid() {
+                self.data_iter = None;
+                return;
+            }
+            self.index_iter.next();
+            self.init_data_block();
+            if let Some(d) = &mut self.data_iter {
+                d.seek_to_first();
+            }
+        }
+    }
+
+    fn skip_empty_blocks_backward(&mut self) {
+        while !self.data_ready() {
+            if self.status.is_some() || !self.index_iter.valid() {
+                self.data_iter = None;
+                return;
+            }
+            self.index_iter.prev();
+            self.init_data_block();
+            if let Some(d) = &mut self.data_iter {
+                d.seek_to_last();
+            }
+        }
+    }
+}
+
+impl InternalIterator for TableIterator {
+    fn valid(&self) -> bool {
+        self.status.is_none() && self.data_iter.as_ref().is_some_and(|d| d.valid())
+    }
+
+    fn seek_to_first(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        self.index_iter.seek_to_first();
+        self.init_data_block();
+        if let Some(d) = &mut self.data_iter {
+            d.seek_to_first();
+        }
+        self.skip_empty_blocks_forward();
+    }
+
+    fn seek_to_last(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        self.index_iter.seek_to_last();
+        self.init_data_block();
+        if let Some(d) = &mut self.data_iter {
+            d.seek_to_last();
+        }
+        self.skip_empty_blocks_backward();
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        if self.status.is_some() {
+            return;
+        }
+        self.index_iter.seek(target);
+        self.init_data_block();
+        if let Some(d) = &mut self.data_iter {
+            d.seek(target);
+        }
+        self.skip_empty_blocks_forward();
+    }
+
+    fn next(&mut self) {
+        if !self.valid() {
+            return;
+        }
+        if let Some(d) = &mut self.data_iter {
+            d.next();
+        }
+        self.skip_empty_blocks_forward();
+    }
+
+    fn prev(&mut self) {
+        if !self.valid() {
+            return;
+        }
+        if let Some(d) = &mut self.data_iter {
+            d.prev();
+        }
+        self.skip_empty_blocks_backward();
+    }
+
+    fn key(&self) -> &[u8] {
+        self.data_iter.as_ref().map_or(&[], |d| d.key())
+    }
+
+    fn value(&self) -> &[u8] {
+        self.data_iter.as_ref().map_or(&[], |d| d.value())
+    }
+
+    fn status(&self) -> Result<()> {
+        match &self.status {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::extract_user_key;
+    use crate::options::CompressionType;
+    use crate::table::builder::TableBuilder;
+    use crate::table::test_util::{MemFile, MemWritableFile};
+    use parking_lot::Mutex;
+
+    fn build(options: &Options, entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let mut b = TableBuilder::new(options, Box::new(MemWritableFile(Arc::clone(&buf))));
+        for (k, v) in entries {
+            b.add(k, v).expect("add");
+        }
+        assert_eq!(b.num_entries(), entries.len() as u64);
+        let size = b.finish().expect("finish");
+        let bytes = buf.lock().clone();
+        assert_eq!(size, bytes.len() as u64);
+        assert_eq!(b.file_size(), size);
+        bytes
+    }
+
+    fn open(options: &Options, bytes: Vec<u8>) -> Result<Arc<Table>> {
+        let size = bytes.len() as u64;
+        Table::open(options, Box::new(MemFile(bytes)), size, "000009.ldb").map(Arc::new)
+    }
+
+    fn user(i: usize) -> Vec<u8> {
+        format!("key{:08}", i * 2).into_bytes()
+    }
+
+    fn ikey(user: &[u8], seq: u64, t: ValueType) -> Vec<u8> {
+        make_internal_key(user, SequenceNumber(seq), t)
+    }
+
+    fn base_value(i: usize) -> Vec<u8> {
+        let len = match i % 1000 {
+            0 => 0,
+            500 => 100 * 1024,
+            _ => i % 300,
+        };
+        // Half the values repeat a short pattern (compressible), half do not.
+        (0..len)
+            .map(|j| {
+                if i % 2 == 0 {
+                    (j % 7) as u8
+                } else {
+                    (j * 131 + i * 17 + j * j) as u8
+                }
+            })
+            .collect()
+    }
+
+    const N: usize = 10_500;
+
+    /// Every key has a base version at 100+i; every 10th a newer value, every 13th a
+    /// newer deletion on top.
+    fn model() -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut entries = Vec::new();
+        for i in 0..N {
+            let u = user(i);
+            entries.push((ikey(&u, 100 + i as u64, ValueType::Value), base_value(i)));
+            if i % 10 == 0 {
+                let v = format!("new{i}").into_bytes();
+                entries.push((ikey(&u, 100_000 + i as u64, ValueType::Value), v));
+            }
+            if i % 13 == 0 {
+                entries.push((
+                    ikey(&u, 200_000 + i as u64, ValueType::Deletion),
+                    Vec::new(),
+                ));
+            }
+        }
+        entries.sort_by(|a, b| compare_internal_keys(&a.0, &b.0));
+        entries
+    }
+
+    fn check_gets(table: &Table, read: &ReadOptions) {
+        let found = |v: Vec<u8>| Some(LookupResult::Found(v));
+        for i in 0..N {
+            let u = user(i);
+            let newest = if i % 13 == 0 {
+                Some(LookupResult::Deleted)
+            } else if i % 10 == 0 {
+                found(format!("new{i}").into_bytes())
+            } else {
+                found(base_value(i))
+            };
+            assert_eq!(
+                table.get(read, &u, SequenceNumber::MAX).expect("get"),
+                newest,
+                "key {i}"
+            );
+            let at_base = table
+                .get(read, &u, SequenceNumber(100 + i as u64))
+                .expect("get");
+            assert_eq!(
+                at_base,
+                found(base_value(i)),
+                "key {i} at its base sequence"
+            );
+            let before = table
+                .get(read, &u, SequenceNumber(99 + i as u64))
+                .expect("get");
+            assert_eq!(before, None, "key {i} before it was written");
+            if i % 13 == 0 && i % 10 == 0 {
+                let under_delete = table.get(read, &u, SequenceNumber(199_999 + i as u64));
+                assert_eq!(
+                    under_delete.expect("get"),
+                    found(format!("new{i}").into_bytes())
+                );
+            }
+            let absent = format!("key{:08}", i * 2 + 1).into_bytes();
+            assert_eq!(
+                table.get(read, &absent, SequenceNumber::MAX).expect("get"),
+                None
+            );
+        }
+        assert_eq!(
+            table.get(read, b"", SequenceNumber::MAX).expect("get"),
+            None
+        );
+        assert_eq!(
+            table.get(read, b"zzz", SequenceNumber::MAX).expect("get"),
+            None
+        );
+    }
+
+    fn check_iteration(table: &Arc<Table>, entries: &[(Vec<u8>, Vec<u8>)]) {
+        let mut it = table.iter(&ReadOptions::default());
+        it.seek_to_first();
+        for (k, v) in entries {
+            assert!(it.valid());
+            assert_eq!((it.key(), it.value()), (&k[..], &v[..]));
+            it.next();
+        }
+        assert!(!it.valid());
+        it.seek_to_last();
+        for (k, v) in entries.iter().rev() {
+            assert!(it.valid());
+            assert_eq!((it.key(), it.value()), (&k[..], &v[..]));
+            it.prev();
+        }
+        assert!(!it.valid());
+        for (idx, (k, _)) in entries.iter().enumerate().step_by(7) {
+            it.seek(k);
+            assert_eq!(it.key(), &k[..]);
+            // Step back and forth across block boundaries.
+            it.prev();
+            match idx.checked_sub(1) {
+                Some(p) => assert_eq!(it.key(), &entries[p].0[..]),
+                None => assert!(!it.valid()),
+            }
+        }
+        it.seek(&ikey(b"key00000001", u64::MAX >> 8, ValueType::Value));
+        assert_eq!(
+            it.key(),
+            &entries
+                .iter()
+                .find(|e| e.0.starts_with(b"key00000002"))
+                .expect("key 1")
+                .0[..]
+        );
+        it.seek(&ikey(b"zzz", 0, ValueType::Value));
+        assert!(!it.valid());
+        it.status().expect("clean iteration");
+    }
+
+    #[test]
+    fn round_trip_with_every_compression_and_filter_setting() {
+        let entries = model();
+        for compression in [CompressionType::None, CompressionType::Snappy] {
+            for bloom_bits_per_key in [0, 10] {
+                let options = Options {
+                    compression,
+                    bloom_bits_per_key,
+                    ..Options::default()
+                };
+                let table = open(&options, build(&options, &entries)).expect("open");
+                assert_eq!(table.filter.is_some(), bloom_bits_per_key > 0);
+                check_gets(&table, &ReadOptions::default());
+                let unverified = ReadOptions {
+                    verify_checksums: false,
+                    ..ReadOptions::default()
+                };
+                assert_eq!(
+                    table
+                        .get(&unverified, &user(7), SequenceNumber::MAX)
+                        .expect("get"),
+                    Some(LookupResult::Found(base_value(7)))
+                );
+                check_iteration(&table, &entries);
+            }
+        }
+    }
+
+    #[test]
+    fn empty_table_opens_and_finds_nothing() {
+        let options = Options::default();
+        let table = open(&options, build(&options, &[])).expect("open");
+        assert_eq!(
+            table
+                .get(&ReadOptions::default(), b"a", SequenceNumber::MAX)
+                .expect("get"),
+            None
+        );
+        let mut it = table.iter(&ReadOptions::default());
+        it.seek_to_first();
+        assert!(!it.valid());
+        it.seek_to_last();
+        assert!(!it.valid());
+        it.status().expect("ok");
+    }
+
+    #[test]
+    fn approximate_offsets_grow_with_the_key() {
+        let options = Options {
+            compression: CompressionType::None,
+            ..Options::default()
+        };
+        let entries: Vec<_> = (0..2000)
+            .map(|i| (ikey(&user(i), 1, ValueType::Value), vec![b'x'; 1000]))
+            .collect();
+        let bytes = build(&options, &entries);
+        let size = bytes.len() as u64;
+        let table = open(&options, bytes).expect("open");
+        assert_eq!(table.approximate_offset_of(&entries[0].0), 0);
+        let mid = table.approximate_offset_of(&entries[1000].0);
+        assert!((900_000..1_100_000).contains(&mid), "{mid}");
+        let past = table.approximate_offset_of(&ikey(b"zzz", 1, ValueType::Value));
+        assert!(past > 1_990_000 && past < size, "{past}");
+    }
+
+    #[test]
+    fn bloom_filter_skips_blocks_that_lack_the_key() {
+        let options = Options::default();
+        let entries: Vec<_> = (0..1000)
+            .map(|i| (ikey(&user(i), 1, ValueType::Value), b"v".to_vec()))
+            .collect();
+        let table = open(&options, build(&options, &entries)).expect("open");
+        let filter = table.filter.as_ref().expect("filter");
+        let skipped = (0..1000)
+            .filter(|&i| {
+                // Ask the filter of the block the index points the absent key at.
+                let absent = format!("key{:08}", i * 2 + 1).into_bytes();
+                let mut index = table.index_block.iter(compare_internal_keys);
+                index.seek(&ikey(&absent, u64::MAX >> 8, ValueType::Value));
+                let handle = table.decode_handle(index.value()).expect("handle");
+                !filter.key_may_match(handle.offset, &absent)
+            })
+            .count();
+        for (k, _) in &entries {
+            let mut index = table.index_block.iter(compare_internal_keys);
+            index.seek(k);
+            let handle = table.decode_handle(index.value()).expect("handle");
+            assert!(filter.key_may_match(handle.offset, extract_user_key(k)));
+        }
+        assert!(skipped > 950, "only {skipped} of 1000 absent keys filtered");
+    }
+}

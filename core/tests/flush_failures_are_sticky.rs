@@ -1,0 +1,125 @@
+//! A failing file system during a flush (table write, table sync, MANIFEST write) leaves
+//! a sticky background error that every later write and flush reports, loses nothing,
+//! and is cleared by reopening on a healthy file system.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{get, options, put, value_for};
+use siltdb::fs::fault::{FaultInjectionFs, FsOp};
+use siltdb::fs::PosixFs;
+use siltdb::{Db, ErrorKind, FlushOptions, Options, WriteOptions};
+
+fn run_failing_flush(op: FsOp, pattern: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultInjectionFs::new(Arc::new(PosixFs));
+    let opts = Options {
+        fs: fs.clone(),
+        ..options()
+    };
+    let db = Db::open(dir.path(), opts).expect("open");
+    for i in 0..2000u64 {
+        put(&db, format!("key{i:06}").as_bytes(), &value_for(i, 64));
+    }
+    fs.fail(op, pattern, 0, usize::MAX);
+    let err = db
+        .flush(&FlushOptions { wait: true })
+        .expect_err("the flush must fail");
+    assert_eq!(err.kind(), ErrorKind::Io, "{op:?} {pattern}: {err}");
+    assert!(fs.failures_injected() > 0);
+    // Sticky: writes and flushes keep failing with the kind of the cause...
+    let err = db
+        .put(&WriteOptions::default(), b"later", b"x")
+        .expect_err("writes are refused after a background error");
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.is_background(), "{err}");
+    assert_eq!(
+        db.flush(&FlushOptions::default())
+            .expect_err("sticky")
+            .kind(),
+        ErrorKind::Io
+    );
+    // ...while reads still see everything.
+    for i in 0..2000u64 {
+        assert_eq!(
+            get(&db, format!("key{i:06}").as_bytes()),
+            Some(value_for(i, 64))
+        );
+    }
+    let _ = db.close();
+    fs.clear_faults();
+
+    let db = Db::open(dir.path(), options()).expect("reopen on a healthy file system");
+    for i in 0..2000u64 {
+        assert_eq!(
+            get(&db, format!("key{i:06}").as_bytes()),
+            Some(value_for(i, 64)),
+            "{op:?} {pattern}: key{i:06} lost"
+        );
+    }
+    assert_eq!(get(&db, b"later"), None, "a refused write is not applied");
+    put(&db, b"healthy", b"again");
+    db.flush(&FlushOptions::default())
+        .expect("flush works after reopen");
+    assert_eq!(get(&db, b"healthy"), Some(b"again".to_vec()));
+}
+
+#[test]
+fn table_write_failure_is_sticky_and_loses_nothing() {
+    run_failing_flush(FsOp::Write, ".ldb");
+}
+
+#[test]
+fn table_sync_failure_is_sticky_and_loses_nothing() {
+    run_failing_flush(FsOp::Sync, ".ldb");
+}
+
+#[test]
+fn table_create_failure_is_sticky_and_loses_nothing() {
+    run_failing_flush(FsOp::Create, ".ldb");
+}
+
+#[test]
+fn manifest_write_failure_is_sticky_and_loses_nothing() {
+    run_failing_flush(FsOp::Write, "MANIFEST");
+}
+
+#[test]
+fn manifest_sync_failure_is_sticky_and_loses_nothing() {
+    run_failing_flush(FsOp::Sync, "MANIFEST");
+}
+
+#[test]
+fn wal_append_failure_is_sticky_and_the_write_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultInjectionFs::new(Arc::new(PosixFs));
+    let db = Db::open(
+        dir.path(),
+        Options {
+            fs: fs.clone(),
+            ..options()
+        },
+    )
+    .expect("open");
+    put(&db, b"before", b"1");
+    fs.fail(FsOp::Write, ".log", 0, usize::MAX);
+    let err = db
+        .put(&WriteOptions::default(), b"failed", b"2")
+        .expect_err("the WAL append fails");
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert_eq!(
+        get(&db, b"failed"),
+        None,
+        "a write that failed is not visible"
+    );
+    fs.clear_faults();
+    let err = db
+        .put(&WriteOptions::default(), b"after", b"3")
+        .expect_err("sticky until reopen");
+    assert!(err.is_background());
+    let _ = db.close();
+    let db = Db::open(dir.path(), options()).expect("reopen");
+    assert_eq!(get(&db, b"before"), Some(b"1".to_vec()));
+    assert_eq!(get(&db, b"after"), None);
+}
