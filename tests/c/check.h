@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "siltdb.h"
 
@@ -39,6 +40,9 @@ static int checks_failed;
                     __LINE__, #got, got_, #want, want_);                              \
         }                                                                             \
     } while (0)
+
+/* A hang is a failure: SIGALRM ends the process (non-zero) if a test runs for 2 minutes. */
+static inline void watchdog(void) { alarm(120); }
 
 /* Prints the summary line and gives main's exit code. */
 static inline int finish(void) {

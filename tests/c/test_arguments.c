@@ -208,6 +208,7 @@ static void open_rules(void) {
 }
 
 int main(void) {
+    watchdog();
     version_is_not_empty();
     null_arguments_are_invalid_not_fatal();
     errptr_messages_replace_and_persist();

@@ -115,6 +115,7 @@ static void flush_writes_tables(void) {
 }
 
 int main(void) {
+    watchdog();
     round_trip_survives_reopen(SILTDB_SNAPPY_COMPRESSION);
     round_trip_survives_reopen(SILTDB_NO_COMPRESSION);
     flush_writes_tables();
