@@ -68,9 +68,10 @@ $(VPY):
 venv: $(VPY)
 	$(VPY) -m pip install -q maturin pytest
 
-# Builds the extension with the venv's maturin (no isolated build env to download).
+# Builds the extension with the venv's maturin (no isolated build env to download);
+# the backend runs `maturin` from PATH, hence the venv's bin first.
 python-module: venv
-	$(VPY) -m pip install -q --no-build-isolation ./python
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VPY) -m pip install -q --no-build-isolation ./python
 
 python-tests: python-module
 	$(VPY) -m pytest -q tests/python
