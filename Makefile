@@ -31,8 +31,8 @@ help:
 	@echo "make header  regenerate include/siltdb.h from capi/"
 	@echo "make clean   remove build outputs and the .venv"
 
+# No trailing message: pytest's summary stays the last line of the run.
 test: rust-checks c-tests python-tests
-	@echo "make test: everything passed"
 
 demo: lib python-module
 	@mkdir -p $(BUILD)
