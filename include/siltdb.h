@@ -27,6 +27,21 @@
  * Threads. A siltdb_t may be shared by any number of threads calling put, get, delete
  * and flush at once; siltdb_close must not race other calls on the same handle. Options
  * handles may be read by many threads but not changed while in use.
+ *
+ * Listeners. Callbacks registered in siltdb_options_t (siltdb_options_set_flush_listener,
+ * siltdb_options_set_write_stall_listener) belong to each database opened with them,
+ * flushes during its recovery included. They run on that database's event thread, one at
+ * a time and in the order things happened (a flush's begin before its completed, completed
+ * flushes in file-number order), never with an engine lock held: a callback may call
+ * siltdb_get, siltdb_put, siltdb_delete, siltdb_property_value and siltdb_get_stats on the
+ * same database. siltdb_flush(db, 1, ..) and siltdb_close called from inside a callback
+ * return SILTDB_BUSY (they would wait for the callback itself); siltdb_flush(db, 1, ..)
+ * called elsewhere returns only after the completed callbacks of its flushes have run.
+ * After siltdb_close returns no callback runs (pending ones are delivered first), so ctx
+ * may be freed then. siltdb passes ctx to the callbacks untouched, from its own thread:
+ * ctx and the callbacks must be safe to use from that thread. The info struct and every
+ * pointer in it are valid only during the call. A callback must return normally: it must
+ * not longjmp out or throw a C++ exception, since unwinding through siltdb is undefined.
  */
 
 #ifndef SILTDB_H
@@ -84,6 +99,61 @@
 #define SILTDB_NOT_SUPPORTED -7
 
 /**
+ * Flush reason: the active memtable outgrew the write buffer.
+ */
+#define SILTDB_FLUSH_WRITE_BUFFER_FULL 1
+
+/**
+ * Flush reason: `siltdb_flush` asked for it.
+ */
+#define SILTDB_FLUSH_MANUAL 2
+
+/**
+ * Flush reason: `siltdb_open` replayed a log into a memtable and flushed it.
+ */
+#define SILTDB_FLUSH_RECOVERY 3
+
+/**
+ * Flush reason: `siltdb_close` with `siltdb_options_set_flush_on_close`.
+ */
+#define SILTDB_FLUSH_SHUTDOWN 4
+
+/**
+ * Write-stall condition: writes proceed at full speed.
+ */
+#define SILTDB_STALL_NORMAL 0
+
+/**
+ * Write-stall condition: each write is delayed by 1 ms.
+ */
+#define SILTDB_STALL_DELAYED 1
+
+/**
+ * Write-stall condition: writers wait for background work.
+ */
+#define SILTDB_STALL_STOPPED 2
+
+/**
+ * Write-stall cause: none (the condition is SILTDB_STALL_NORMAL).
+ */
+#define SILTDB_STALL_CAUSE_NONE 0
+
+/**
+ * Write-stall cause: the memtable is full and the previous one is still being flushed.
+ */
+#define SILTDB_STALL_CAUSE_MEMTABLE_LIMIT 1
+
+/**
+ * Write-stall cause: level 0 holds level0_slowdown_writes_trigger (8) files or more.
+ */
+#define SILTDB_STALL_CAUSE_LEVEL0_SLOWDOWN 2
+
+/**
+ * Write-stall cause: level 0 holds level0_stop_writes_trigger (12) files or more.
+ */
+#define SILTDB_STALL_CAUSE_LEVEL0_STOP 3
+
+/**
  * Blocks are stored uncompressed.
  */
 #define SILTDB_NO_COMPRESSION 0
@@ -92,6 +162,11 @@
  * Blocks are snappy-compressed (the default, as LevelDB).
  */
 #define SILTDB_SNAPPY_COMPRESSION 1
+
+/**
+ * Levels in a siltdb (and LevelDB) database: 0 to 6.
+ */
+#define SILTDB_NUM_LEVELS 7
 
 /**
  * Options for `siltdb_open`; starts with LevelDB's defaults.
@@ -114,6 +189,163 @@ typedef struct siltdb_t siltdb_t;
  */
 typedef struct siltdb_writeoptions_t siltdb_writeoptions_t;
 
+/**
+ * One flush (minor compaction), passed to the callbacks of
+ * `siltdb_options_set_flush_listener`. The struct and every pointer in it are valid only
+ * during the callback: copy what you keep. Field order is ABI; fields are only appended.
+ *
+ * The begin callback (and a failed flush) knows only job_id, reason, file_number and
+ * num_entries (the memtable's); the rest is 0 and the keys are empty. Keys are bytes, not
+ * NUL-terminated, and never NULL.
+ */
+typedef struct siltdb_flush_info_t {
+    /**
+     * Unique per database and increasing; a flush's begin and completed events share it.
+     */
+    uint64_t job_id;
+    /**
+     * SILTDB_FLUSH_WRITE_BUFFER_FULL, _MANUAL, _RECOVERY or _SHUTDOWN.
+     */
+    int32_t reason;
+    /**
+     * SILTDB_OK, or the (negative) status code of the failure.
+     */
+    int32_t status;
+    /**
+     * The table file's number (its name is %06llu.ldb); 0 if an empty memtable wrote none.
+     */
+    uint64_t file_number;
+    /**
+     * The level the table was placed on (0, or 1-2 when nothing overlaps it).
+     */
+    int32_t level;
+    /**
+     * Bytes of the table file.
+     */
+    uint64_t file_size;
+    /**
+     * Entries flushed, deletions included.
+     */
+    uint64_t num_entries;
+    uint64_t num_deletions;
+    uint64_t smallest_seqno;
+    uint64_t largest_seqno;
+    const char *smallest_key;
+    size_t smallest_key_len;
+    const char *largest_key;
+    size_t largest_key_len;
+    /**
+     * Wall-clock time the flush took.
+     */
+    uint64_t duration_micros;
+    /**
+     * NUL-terminated description of the failure; NULL when status is SILTDB_OK.
+     */
+    const char *error_message;
+} siltdb_flush_info_t;
+
+/**
+ * Called on the database's event thread with the caller's `ctx` (see "Listeners" at the
+ * top of this header). Must return normally: no longjmp, no C++ exception.
+ */
+typedef void (*siltdb_flush_callback_t)(void *ctx, const struct siltdb_flush_info_t *info);
+
+/**
+ * A change of the write-stall condition, passed to the callback of
+ * `siltdb_options_set_write_stall_listener`; valid only during the callback. Field order
+ * is ABI; fields are only appended.
+ */
+typedef struct siltdb_write_stall_info_t {
+    /**
+     * The new condition: SILTDB_STALL_NORMAL, _DELAYED or _STOPPED.
+     */
+    int32_t condition;
+    /**
+     * The condition before this change.
+     */
+    int32_t previous;
+    /**
+     * SILTDB_STALL_CAUSE_*: why writers are throttled (NONE when back to normal).
+     */
+    int32_t cause;
+} siltdb_write_stall_info_t;
+
+/**
+ * Called on the database's event thread with the caller's `ctx` when the write-stall
+ * condition changes. Must return normally: no longjmp, no C++ exception.
+ */
+typedef void (*siltdb_write_stall_callback_t)(void *ctx, const struct siltdb_write_stall_info_t *info);
+
+/**
+ * One level in `siltdb_stats_t`. Field order is ABI; fields are only appended.
+ */
+typedef struct siltdb_level_stats_t {
+    /**
+     * Table files on the level now.
+     */
+    uint64_t files;
+    /**
+     * Their total size in bytes.
+     */
+    uint64_t bytes;
+    /**
+     * Flushes and compactions whose output landed on this level since open.
+     */
+    uint64_t compactions;
+    /**
+     * Wall-clock time they took.
+     */
+    uint64_t compaction_micros;
+    /**
+     * Bytes they read from table files (0 for flushes).
+     */
+    uint64_t bytes_read;
+    /**
+     * Bytes of table files they wrote.
+     */
+    uint64_t bytes_written;
+} siltdb_level_stats_t;
+
+/**
+ * A snapshot of the engine's counters, filled by `siltdb_get_stats`. Counters run from
+ * `siltdb_open`. Field order is ABI; fields are only appended (after `levels`).
+ */
+typedef struct siltdb_stats_t {
+    /**
+     * Flushes that installed their table (one per completed event with SILTDB_OK; an
+     * empty memtable's flush writes no file but counts).
+     */
+    uint64_t flushes_completed;
+    /**
+     * Flushes that failed (completed events with an error status).
+     */
+    uint64_t flushes_failed;
+    /**
+     * Table bytes written by flushes.
+     */
+    uint64_t bytes_flushed;
+    /**
+     * Major compactions finished.
+     */
+    uint64_t compactions_completed;
+    /**
+     * Times a writer was delayed or had to wait.
+     */
+    uint64_t write_stalls;
+    /**
+     * Time writers spent delayed or waiting.
+     */
+    uint64_t write_stall_micros;
+    /**
+     * Panics caught in listener callbacks (Rust or Python listeners; C cannot panic).
+     */
+    uint64_t listener_panics;
+    /**
+     * Levels 0 to 6.
+     */
+    struct siltdb_level_stats_t levels[SILTDB_NUM_LEVELS];
+} siltdb_stats_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -126,102 +358,122 @@ const char *siltdb_version(void);
 /**
  * New open options with LevelDB's defaults. Free with `siltdb_options_destroy`.
  */
-siltdb_options_t *siltdb_options_create(void);
+struct siltdb_options_t *siltdb_options_create(void);
 
 /**
  * Frees open options; NULL is a no-op. A database opened with them does not need them.
  */
-void siltdb_options_destroy(siltdb_options_t *opts);
+void siltdb_options_destroy(struct siltdb_options_t *opts);
 
 /**
  * Create the database if it is missing (default 0).
  */
-void siltdb_options_set_create_if_missing(siltdb_options_t *opts, uint8_t v);
+void siltdb_options_set_create_if_missing(struct siltdb_options_t *opts, uint8_t v);
 
 /**
  * Fail the open with SILTDB_INVALID_ARGUMENT if the database exists (default 0).
  */
-void siltdb_options_set_error_if_exists(siltdb_options_t *opts, uint8_t v);
+void siltdb_options_set_error_if_exists(struct siltdb_options_t *opts, uint8_t v);
 
 /**
  * Bytes of writes buffered in memory before they are flushed to a table (default 4 MiB).
  */
-void siltdb_options_set_write_buffer_size(siltdb_options_t *opts, size_t bytes);
+void siltdb_options_set_write_buffer_size(struct siltdb_options_t *opts, size_t bytes);
 
 /**
  * Check aggressively for corruption; a corrupt log fails the open (default 0).
  */
-void siltdb_options_set_paranoid_checks(siltdb_options_t *opts, uint8_t v);
+void siltdb_options_set_paranoid_checks(struct siltdb_options_t *opts, uint8_t v);
 
 /**
  * SILTDB_NO_COMPRESSION or SILTDB_SNAPPY_COMPRESSION (default); any other value makes
  * `siltdb_open` fail with SILTDB_INVALID_ARGUMENT.
  */
-void siltdb_options_set_compression(siltdb_options_t *opts, int v);
+void siltdb_options_set_compression(struct siltdb_options_t *opts, int v);
 
 /**
  * Bloom filter bits per key for new tables (default 10); 0 disables the filter, a negative
  * value makes `siltdb_open` fail with SILTDB_INVALID_ARGUMENT.
  */
-void siltdb_options_set_bloom_bits_per_key(siltdb_options_t *opts, int v);
+void siltdb_options_set_bloom_bits_per_key(struct siltdb_options_t *opts, int v);
 
 /**
  * Approximate uncompressed bytes per table block (default 4096).
  */
-void siltdb_options_set_block_size(siltdb_options_t *opts, size_t bytes);
+void siltdb_options_set_block_size(struct siltdb_options_t *opts, size_t bytes);
 
 /**
  * Table files kept open (default 1000); a negative value makes `siltdb_open` fail with
  * SILTDB_INVALID_ARGUMENT.
  */
-void siltdb_options_set_max_open_files(siltdb_options_t *opts, int v);
+void siltdb_options_set_max_open_files(struct siltdb_options_t *opts, int v);
+
+/**
+ * Flush the memtable when the database closes, so the data is in table files rather than
+ * only in the log (a flush with reason SILTDB_FLUSH_SHUTDOWN; default 0).
+ */
+void siltdb_options_set_flush_on_close(struct siltdb_options_t *opts, uint8_t v);
+
+/**
+ * Calls `on_begin` when a flush starts and `on_completed` when it ends, successfully or
+ * not, with `ctx` and a `siltdb_flush_info_t` (see "Listeners" above). Either may be NULL;
+ * both NULL removes the flush listener, and a second call replaces the first. Every
+ * database opened with these options calls them, flushes during its recovery included.
+ */
+void siltdb_options_set_flush_listener(struct siltdb_options_t *opts, siltdb_flush_callback_t on_begin, siltdb_flush_callback_t on_completed, void *ctx);
+
+/**
+ * Calls `on_change` with `ctx` whenever writers start or stop being delayed or stopped
+ * (see "Listeners" above). NULL removes it; a second call replaces the first.
+ */
+void siltdb_options_set_write_stall_listener(struct siltdb_options_t *opts, siltdb_write_stall_callback_t on_change, void *ctx);
 
 /**
  * New write options (sync off). Free with `siltdb_writeoptions_destroy`.
  */
-siltdb_writeoptions_t *siltdb_writeoptions_create(void);
+struct siltdb_writeoptions_t *siltdb_writeoptions_create(void);
 
 /**
  * fsync the log before the write returns, so it survives a machine crash (default 0).
  */
-void siltdb_writeoptions_set_sync(siltdb_writeoptions_t *opts, uint8_t v);
+void siltdb_writeoptions_set_sync(struct siltdb_writeoptions_t *opts, uint8_t v);
 
 /**
  * Frees write options; NULL is a no-op.
  */
-void siltdb_writeoptions_destroy(siltdb_writeoptions_t *opts);
+void siltdb_writeoptions_destroy(struct siltdb_writeoptions_t *opts);
 
 /**
  * New read options (verify_checksums on, fill_cache on). Free with
  * `siltdb_readoptions_destroy`.
  */
-siltdb_readoptions_t *siltdb_readoptions_create(void);
+struct siltdb_readoptions_t *siltdb_readoptions_create(void);
 
 /**
  * Frees read options; NULL is a no-op.
  */
-void siltdb_readoptions_destroy(siltdb_readoptions_t *opts);
+void siltdb_readoptions_destroy(struct siltdb_readoptions_t *opts);
 
 /**
  * Verify block checksums on this read (default 1).
  */
-void siltdb_readoptions_set_verify_checksums(siltdb_readoptions_t *opts, uint8_t v);
+void siltdb_readoptions_set_verify_checksums(struct siltdb_readoptions_t *opts, uint8_t v);
 
 /**
  * Keep the blocks this read loads in the block cache (default 1).
  */
-void siltdb_readoptions_set_fill_cache(siltdb_readoptions_t *opts, uint8_t v);
+void siltdb_readoptions_set_fill_cache(struct siltdb_readoptions_t *opts, uint8_t v);
 
 /**
  * Opens (or with create_if_missing creates) the database in directory `path` and stores
  * the new handle in `*out` (NULL on failure). `opts` NULL means the defaults.
  */
-int siltdb_open(const char *path, const siltdb_options_t *opts, siltdb_t **out, char **errptr);
+int siltdb_open(const char *path, const struct siltdb_options_t *opts, struct siltdb_t **out, char **errptr);
 
 /**
  * Sets `key` to `val`. `wopts` NULL means the defaults (no sync).
  */
-int siltdb_put(siltdb_t *db, const siltdb_writeoptions_t *wopts, const char *key, size_t keylen, const char *val, size_t vallen, char **errptr);
+int siltdb_put(struct siltdb_t *db, const struct siltdb_writeoptions_t *wopts, const char *key, size_t keylen, const char *val, size_t vallen, char **errptr);
 
 /**
  * Reads `key`. SILTDB_OK: `*val` is a new buffer of `*vallen` bytes (plus a NUL not
@@ -229,25 +481,47 @@ int siltdb_put(siltdb_t *db, const siltdb_writeoptions_t *wopts, const char *key
  * SILTDB_NOT_FOUND: `*val` is NULL and `*errptr` is left alone. `ropts` NULL means the
  * defaults.
  */
-int siltdb_get(siltdb_t *db, const siltdb_readoptions_t *ropts, const char *key, size_t keylen, char **val, size_t *vallen, char **errptr);
+int siltdb_get(struct siltdb_t *db, const struct siltdb_readoptions_t *ropts, const char *key, size_t keylen, char **val, size_t *vallen, char **errptr);
 
 /**
  * Removes `key`; removing a missing key is SILTDB_OK. `wopts` NULL means the defaults.
  */
-int siltdb_delete(siltdb_t *db, const siltdb_writeoptions_t *wopts, const char *key, size_t keylen, char **errptr);
+int siltdb_delete(struct siltdb_t *db, const struct siltdb_writeoptions_t *wopts, const char *key, size_t keylen, char **errptr);
 
 /**
  * Writes the in-memory buffer out to a table file. With `wait` nonzero, returns once the
- * table is installed; with 0, once the flush is scheduled.
+ * table is installed and its completed callback has returned (SILTDB_BUSY from inside a
+ * listener callback, which would wait for itself); with 0, once the flush is scheduled.
  */
-int siltdb_flush(siltdb_t *db, uint8_t wait, char **errptr);
+int siltdb_flush(struct siltdb_t *db, uint8_t wait, char **errptr);
 
 /**
- * Waits for background work, syncs the log, releases the LOCK and frees `db` — also when
- * it reports an error. NULL is a no-op returning SILTDB_OK. No other thread may be using
- * `db` during or after the call.
+ * Waits for background work, delivers pending listener events, syncs the log, releases
+ * the LOCK and frees `db` — also when it reports an error. NULL is a no-op returning
+ * SILTDB_OK. No other thread may be using `db` during or after the call. Called from
+ * inside a listener callback it returns SILTDB_BUSY and leaves `db` open and valid.
  */
-int siltdb_close(siltdb_t *db, char **errptr);
+int siltdb_close(struct siltdb_t *db, char **errptr);
+
+/**
+ * Fills `*out` with the database's counters and per-level figures. Pass
+ * `out_size = sizeof(siltdb_stats_t)`: a program built against an older header gets the
+ * fields it knows, one built against a newer header gets 0 in fields this library does
+ * not know. `out_size` below the first version's size fails with SILTDB_INVALID_ARGUMENT,
+ * a closed database with SILTDB_CLOSED.
+ */
+int siltdb_get_stats(struct siltdb_t *db, struct siltdb_stats_t *out, size_t out_size, char **errptr);
+
+/**
+ * The value of property `name` as a NUL-terminated string, to free with `siltdb_free`, or
+ * NULL for an unknown name (or a NULL argument, or a closed database). Numbers are in
+ * decimal, as LevelDB. Names: `leveldb.num-files-at-level<N>` (N = 0..6),
+ * `leveldb.stats`, `leveldb.sstables`, `leveldb.approximate-memory-usage`,
+ * `siltdb.num-immutable-mem-table`, `siltdb.mem-table-flush-pending`,
+ * `siltdb.background-error` (empty when there is none), `siltdb.num-flushes`,
+ * `siltdb.cur-size-active-mem-table`.
+ */
+char *siltdb_property_value(struct siltdb_t *db, const char *name);
 
 /**
  * Frees a buffer returned by siltdb (a value from `siltdb_get`, an `errptr` message).

@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int};
 use std::ptr;
 
-use siltdb_core::{Db, FlushOptions, Options, ReadOptions, WriteOptions};
+use siltdb_core::{Db, ErrorKind, FlushOptions, Options, ReadOptions, WriteOptions};
 
 use crate::args;
 use crate::buffer;
@@ -15,7 +15,7 @@ use crate::status::{self, ErrPtr, SILTDB_NOT_FOUND, SILTDB_OK};
 /// An open database. One handle may be used by many threads at once; `siltdb_close`
 /// frees it, after which no thread may use it.
 pub struct siltdb_t {
-    db: Db,
+    pub(crate) db: Db,
 }
 
 /// Opens (or with create_if_missing creates) the database in directory `path` and stores
@@ -140,7 +140,8 @@ pub unsafe extern "C" fn siltdb_delete(
 }
 
 /// Writes the in-memory buffer out to a table file. With `wait` nonzero, returns once the
-/// table is installed; with 0, once the flush is scheduled.
+/// table is installed and its completed callback has returned (SILTDB_BUSY from inside a
+/// listener callback, which would wait for itself); with 0, once the flush is scheduled.
 #[no_mangle]
 pub unsafe extern "C" fn siltdb_flush(
     db: *mut siltdb_t,
@@ -157,9 +158,10 @@ pub unsafe extern "C" fn siltdb_flush(
     })
 }
 
-/// Waits for background work, syncs the log, releases the LOCK and frees `db` — also when
-/// it reports an error. NULL is a no-op returning SILTDB_OK. No other thread may be using
-/// `db` during or after the call.
+/// Waits for background work, delivers pending listener events, syncs the log, releases
+/// the LOCK and frees `db` — also when it reports an error. NULL is a no-op returning
+/// SILTDB_OK. No other thread may be using `db` during or after the call. Called from
+/// inside a listener callback it returns SILTDB_BUSY and leaves `db` open and valid.
 #[no_mangle]
 pub unsafe extern "C" fn siltdb_close(db: *mut siltdb_t, errptr: *mut *mut c_char) -> c_int {
     // SAFETY: header contract: errptr is NULL or a writable `char *` slot.
@@ -168,11 +170,19 @@ pub unsafe extern "C" fn siltdb_close(db: *mut siltdb_t, errptr: *mut *mut c_cha
         if db.is_null() {
             return Ok(SILTDB_OK);
         }
-        // SAFETY: header contract: from siltdb_open (Box::into_raw), closed once, and no
-        // other thread is using it; it is freed when `handle` drops, even on error.
-        let handle = unsafe { Box::from_raw(db) };
-        handle.db.close()?;
-        Ok(SILTDB_OK)
+        // Closed through a shared borrow first: inside a callback close is Busy and other
+        // threads are still using the handle, so it must not be freed.
+        // SAFETY: header contract: a live handle from siltdb_open.
+        match unsafe { args::handle(db, "db") }?.db.close() {
+            Err(e) if e.kind() == ErrorKind::Busy => Err(e.into()),
+            result => {
+                // SAFETY: header contract: from siltdb_open (Box::into_raw), closed once,
+                // and no other thread is using it (close was not Busy); freed even on error.
+                drop(unsafe { Box::from_raw(db) });
+                result?;
+                Ok(SILTDB_OK)
+            }
+        }
     })
 }
 

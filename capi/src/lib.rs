@@ -19,9 +19,13 @@
 // Declared in the order the header presents them (cbindgen follows this order).
 pub mod status;
 
+pub mod events;
+
 pub mod options;
 
 pub mod db;
+
+pub mod stats;
 
 mod buffer;
 
@@ -34,7 +38,9 @@ pub use buffer::siltdb_free;
 pub use db::{
     siltdb_close, siltdb_delete, siltdb_flush, siltdb_get, siltdb_open, siltdb_put, siltdb_t,
 };
+pub use events::*;
 pub use options::*;
+pub use stats::*;
 pub use status::*;
 
 /// The library version, e.g. "0.1.0": a static string, do not free it.

@@ -2,10 +2,11 @@
 //! Setters store what C passed; `siltdb_open` validates it, so a bad value fails the open
 //! with SILTDB_INVALID_ARGUMENT instead of being silently clamped.
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 
 use siltdb_core::{CompressionType, Options, ReadOptions, WriteOptions};
 
+use crate::events::{siltdb_flush_callback_t, siltdb_write_stall_callback_t, CListeners};
 use crate::status::{no_unwind, Failure};
 
 /// Blocks are stored uncompressed.
@@ -21,6 +22,8 @@ pub struct siltdb_options_t {
     compression: c_int,
     bloom_bits_per_key: c_int,
     max_open_files: c_int,
+    /// Registered as one engine listener by each open.
+    listeners: CListeners,
 }
 
 impl siltdb_options_t {
@@ -33,6 +36,7 @@ impl siltdb_options_t {
             },
             bloom_bits_per_key: c_int::try_from(engine.bloom_bits_per_key).unwrap_or(c_int::MAX),
             max_open_files: c_int::try_from(engine.max_open_files).unwrap_or(c_int::MAX),
+            listeners: CListeners::default(),
             engine,
         }
     }
@@ -62,6 +66,7 @@ impl siltdb_options_t {
                 self.max_open_files
             ))
         })?;
+        options.listeners.extend(self.listeners.to_listener());
         Ok(options)
     }
 }
@@ -174,6 +179,41 @@ pub unsafe extern "C" fn siltdb_options_set_block_size(opts: *mut siltdb_options
 pub unsafe extern "C" fn siltdb_options_set_max_open_files(opts: *mut siltdb_options_t, v: c_int) {
     // SAFETY: header contract: NULL or a live handle from its _create.
     unsafe { set(opts, |o| o.max_open_files = v) }
+}
+
+/// Flush the memtable when the database closes, so the data is in table files rather than
+/// only in the log (a flush with reason SILTDB_FLUSH_SHUTDOWN; default 0).
+#[no_mangle]
+pub unsafe extern "C" fn siltdb_options_set_flush_on_close(opts: *mut siltdb_options_t, v: u8) {
+    // SAFETY: header contract: NULL or a live handle from its _create.
+    unsafe { set(opts, |o| o.engine.flush_on_close = v != 0) }
+}
+
+/// Calls `on_begin` when a flush starts and `on_completed` when it ends, successfully or
+/// not, with `ctx` and a `siltdb_flush_info_t` (see "Listeners" above). Either may be NULL;
+/// both NULL removes the flush listener, and a second call replaces the first. Every
+/// database opened with these options calls them, flushes during its recovery included.
+#[no_mangle]
+pub unsafe extern "C" fn siltdb_options_set_flush_listener(
+    opts: *mut siltdb_options_t,
+    on_begin: siltdb_flush_callback_t,
+    on_completed: siltdb_flush_callback_t,
+    ctx: *mut c_void,
+) {
+    // SAFETY: header contract: NULL or a live handle from its _create.
+    unsafe { set(opts, |o| o.listeners.set_flush(on_begin, on_completed, ctx)) }
+}
+
+/// Calls `on_change` with `ctx` whenever writers start or stop being delayed or stopped
+/// (see "Listeners" above). NULL removes it; a second call replaces the first.
+#[no_mangle]
+pub unsafe extern "C" fn siltdb_options_set_write_stall_listener(
+    opts: *mut siltdb_options_t,
+    on_change: siltdb_write_stall_callback_t,
+    ctx: *mut c_void,
+) {
+    // SAFETY: header contract: NULL or a live handle from its _create.
+    unsafe { set(opts, |o| o.listeners.set_stall(on_change, ctx)) }
 }
 
 /// Options for one write.

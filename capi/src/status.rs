@@ -32,7 +32,7 @@ pub const SILTDB_NOT_SUPPORTED: c_int = -7;
 
 /// The status code for an engine error kind, 1:1; kinds added later read as INTERNAL
 /// until they get a code of their own.
-fn status_of(kind: ErrorKind) -> c_int {
+pub(crate) fn status_of(kind: ErrorKind) -> c_int {
     match kind {
         ErrorKind::NotFound => SILTDB_NOT_FOUND,
         ErrorKind::Corruption => SILTDB_CORRUPTION,
