@@ -1,7 +1,8 @@
 # siltdb: two entry points.
-#   make demo   build everything (release) and run the C and Python hello examples
+#   make demo   build everything (release) and run the C and Python examples
 #   make test   everything CI checks: fmt, clippy, Rust tests (incl. header freshness),
-#               C tests against libsiltdb.so and libsiltdb.a, Python tests
+#               C tests against libsiltdb.so and libsiltdb.a, the ctypes example,
+#               Python tests
 # Helpers: make header (regenerate include/siltdb.h), make clean.
 
 CARGO  ?= cargo
@@ -23,23 +24,33 @@ LINK_SHARED  := -L$(RELEASE) -lsiltdb -Wl,-rpath,$(abspath $(RELEASE))
 LINK_STATIC  := $(RELEASE)/libsiltdb.a -lpthread -ldl -lm
 C_TESTS      := $(wildcard tests/c/*.c)
 
-.PHONY: help test demo header clean rust-checks lib c-tests venv python-module python-tests
+.PHONY: help test demo header clean rust-checks lib c-tests ctypes-example venv python-module \
+        python-tests
 
 help:
-	@echo "make demo    build everything and run examples/c/hello.c and examples/python/hello.py"
-	@echo "make test    fmt, clippy, cargo tests, C tests (shared + static), Python tests"
+	@echo "make demo    build everything and run the examples in examples/c and examples/python"
+	@echo "make test    fmt, clippy, cargo tests, C tests (shared + static), ctypes example,"
+	@echo "             Python tests"
 	@echo "make header  regenerate include/siltdb.h from capi/"
 	@echo "make clean   remove build outputs and the .venv"
 
 # No trailing message: pytest's summary stays the last line of the run.
-test: rust-checks c-tests python-tests
+test: rust-checks c-tests ctypes-example python-tests
 
+# observe_flush.py comes with the Python listener API; run it once it exists.
 demo: lib python-module
 	@mkdir -p $(BUILD)
 	$(CC) $(C_FLAGS) examples/c/hello.c -o $(BUILD)/hello $(LINK_SHARED)
 	rm -rf $(BUILD)/hello-c && mkdir -p $(BUILD)/hello-c
 	$(BUILD)/hello $(BUILD)/hello-c
 	$(VPY) examples/python/hello.py
+	$(CC) $(C_FLAGS) examples/c/observe_flush.c -o $(BUILD)/observe_flush $(LINK_SHARED)
+	rm -rf $(BUILD)/observe-c && mkdir -p $(BUILD)/observe-c
+	$(BUILD)/observe_flush $(BUILD)/observe-c
+	@if [ -f examples/python/observe_flush.py ]; then \
+	    echo "$(VPY) examples/python/observe_flush.py"; \
+	    $(VPY) examples/python/observe_flush.py; \
+	fi
 
 rust-checks:
 	$(CARGO) fmt --all -- --check
@@ -61,6 +72,10 @@ c-tests: lib
 	    echo "== $$name (libsiltdb.so)"; $(BUILD)/c/$$name-shared; \
 	    echo "== $$name (libsiltdb.a)"; $(BUILD)/c/$$name-static; \
 	done
+
+# libsiltdb.so from plain ctypes: no siltdb module, no venv.
+ctypes-example: lib
+	SILTDB_LIB=$(abspath $(RELEASE))/libsiltdb.so $(PYTHON) examples/python/ctypes_flush.py
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)

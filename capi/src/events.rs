@@ -239,7 +239,7 @@ fn call_flush(
 /// Keys are never NULL in C, so an empty key needs no special case there.
 fn key_ptr(key: &[u8]) -> *const c_char {
     if key.is_empty() {
-        c"".as_ptr()
+        b"\0".as_ptr().cast()
     } else {
         key.as_ptr().cast()
     }
@@ -289,8 +289,11 @@ mod tests {
             (
                 std::slice::from_raw_parts(info.smallest_key.cast::<u8>(), info.smallest_key_len),
                 std::slice::from_raw_parts(info.largest_key.cast::<u8>(), info.largest_key_len),
-                (!info.error_message.is_null())
-                    .then(|| CStr::from_ptr(info.error_message).to_string_lossy().into_owned()),
+                (!info.error_message.is_null()).then(|| {
+                    CStr::from_ptr(info.error_message)
+                        .to_string_lossy()
+                        .into_owned()
+                }),
             )
         };
         seen.lock().expect("not poisoned").push(Seen {
@@ -327,8 +330,8 @@ mod tests {
 
     fn listeners_for(seen: &Mutex<Vec<Seen>>) -> CListeners {
         let mut l = CListeners::default();
-        let ctx = std::ptr::from_ref(seen).cast_mut().cast();
-        l.set_flush(None, Some(record), ctx);
+        let ctx: *const Mutex<Vec<Seen>> = seen;
+        l.set_flush(None, Some(record), ctx.cast_mut().cast());
         l
     }
 

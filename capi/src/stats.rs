@@ -124,7 +124,8 @@ pub unsafe extern "C" fn siltdb_get_stats(
         // and cannot overlap; the bytes past `known` are only zeroed.
         unsafe {
             let dst = out.cast::<u8>();
-            ptr::copy_nonoverlapping(ptr::from_ref(&stats).cast::<u8>(), dst, copied);
+            let src: *const siltdb_stats_t = &stats;
+            ptr::copy_nonoverlapping(src.cast::<u8>(), dst, copied);
             ptr::write_bytes(dst.add(copied), 0, out_size - copied);
         }
         Ok(SILTDB_OK)
