@@ -175,9 +175,7 @@ impl DbInner {
     /// The merge loop, run without the DB mutex (it takes it briefly to flush a waiting
     /// memtable and to number output files).
     fn do_compaction_work(&self, compact: &mut CompactionState) -> Result<()> {
-        let mut input = compact
-            .compaction
-            .make_input_iterator(&self.table_cache)?;
+        let mut input = compact.compaction.make_input_iterator(&self.table_cache)?;
         input.seek_to_first();
         let max_output = compact.compaction.max_output_file_size();
         let mut current_user_key: Option<Vec<u8>> = None;

@@ -34,42 +34,28 @@ impl MergingIterator {
         }
     }
 
-    fn find_smallest(&mut self) {
+    /// Points `current` at the smallest valid child going forward, the largest going
+    /// backward. Among equal keys the earliest child wins forward and the last one
+    /// backward, so a reverse walk yields them in the reverse of the forward order.
+    fn find_current(&mut self) {
         let mut best: Option<usize> = None;
         for (i, child) in self.children.iter().enumerate() {
             if !child.valid() {
                 continue;
             }
-            best = match best {
-                Some(b)
-                    if compare_internal_keys(child.key(), self.children[b].key())
-                        != Ordering::Less =>
-                {
-                    Some(b)
+            let replace = match best {
+                None => true,
+                Some(b) => {
+                    let order = compare_internal_keys(child.key(), self.children[b].key());
+                    match self.direction {
+                        Direction::Forward => order == Ordering::Less,
+                        Direction::Reverse => order != Ordering::Less,
+                    }
                 }
-                _ => Some(i),
             };
-        }
-        self.current = best;
-    }
-
-    /// The largest key; among equals the last child, so that a reverse walk yields equal
-    /// keys in the reverse of the forward order.
-    fn find_largest(&mut self) {
-        let mut best: Option<usize> = None;
-        for (i, child) in self.children.iter().enumerate() {
-            if !child.valid() {
-                continue;
+            if replace {
+                best = Some(i);
             }
-            best = match best {
-                Some(b)
-                    if compare_internal_keys(child.key(), self.children[b].key())
-                        == Ordering::Less =>
-                {
-                    Some(b)
-                }
-                _ => Some(i),
-            };
         }
         self.current = best;
     }
@@ -85,7 +71,7 @@ impl InternalIterator for MergingIterator {
             child.seek_to_first();
         }
         self.direction = Direction::Forward;
-        self.find_smallest();
+        self.find_current();
     }
 
     fn seek_to_last(&mut self) {
@@ -93,7 +79,7 @@ impl InternalIterator for MergingIterator {
             child.seek_to_last();
         }
         self.direction = Direction::Reverse;
-        self.find_largest();
+        self.find_current();
     }
 
     fn seek(&mut self, target: &[u8]) {
@@ -101,7 +87,7 @@ impl InternalIterator for MergingIterator {
             child.seek(target);
         }
         self.direction = Direction::Forward;
-        self.find_smallest();
+        self.find_current();
     }
 
     fn next(&mut self) {
@@ -122,7 +108,7 @@ impl InternalIterator for MergingIterator {
             self.direction = Direction::Forward;
         }
         self.children[current].next();
-        self.find_smallest();
+        self.find_current();
     }
 
     fn prev(&mut self) {
@@ -145,7 +131,7 @@ impl InternalIterator for MergingIterator {
             self.direction = Direction::Reverse;
         }
         self.children[current].prev();
-        self.find_largest();
+        self.find_current();
     }
 
     fn key(&self) -> &[u8] {
@@ -212,10 +198,7 @@ mod tests {
             self.pos = (i < self.entries.len()).then_some(i);
         }
         fn next(&mut self) {
-            self.pos = self
-                .pos
-                .map(|p| p + 1)
-                .filter(|&p| p < self.entries.len());
+            self.pos = self.pos.map(|p| p + 1).filter(|&p| p < self.entries.len());
         }
         fn prev(&mut self) {
             self.pos = self.pos.and_then(|p| p.checked_sub(1));
@@ -273,18 +256,34 @@ mod tests {
         assert_eq!(seen, expected);
 
         // The newest "d" sorts first.
-        it.seek(&make_internal_key(b"d", SequenceNumber::MAX, ValueType::Value));
+        it.seek(&make_internal_key(
+            b"d",
+            SequenceNumber::MAX,
+            ValueType::Value,
+        ));
         assert_eq!(values(&it), "d@9");
-        it.seek(&make_internal_key(b"d", SequenceNumber(5), ValueType::Value));
+        it.seek(&make_internal_key(
+            b"d",
+            SequenceNumber(5),
+            ValueType::Value,
+        ));
         assert_eq!(values(&it), "d@4");
-        it.seek(&make_internal_key(b"z", SequenceNumber::MAX, ValueType::Value));
+        it.seek(&make_internal_key(
+            b"z",
+            SequenceNumber::MAX,
+            ValueType::Value,
+        ));
         assert!(!it.valid());
     }
 
     #[test]
     fn changing_direction_mid_walk_keeps_every_entry() {
         let mut it = merged();
-        it.seek(&make_internal_key(b"d", SequenceNumber(4), ValueType::Value));
+        it.seek(&make_internal_key(
+            b"d",
+            SequenceNumber(4),
+            ValueType::Value,
+        ));
         assert_eq!(values(&it), "d@4");
         it.prev();
         assert_eq!(values(&it), "d@9");

@@ -561,7 +561,9 @@ mod tests {
             (2, file(21, "b", "g", MB)),
             (2, file(22, "m", "n", MB)),
         ]);
-        let c = vs.compact_range(1, Some(b"a"), Some(b"a")).expect("overlap");
+        let c = vs
+            .compact_range(1, Some(b"a"), Some(b"a"))
+            .expect("overlap");
         assert_eq!(numbers(c.inputs(0)), vec![10, 11]);
         assert_eq!(numbers(c.inputs(1)), vec![21]);
         assert_eq!(
@@ -576,7 +578,9 @@ mod tests {
             (2, file(21, "b", "f", MB)),
             (2, file(23, "g", "k", MB)),
         ]);
-        let c = vs.compact_range(1, Some(b"a"), Some(b"a")).expect("overlap");
+        let c = vs
+            .compact_range(1, Some(b"a"), Some(b"a"))
+            .expect("overlap");
         assert_eq!(numbers(c.inputs(0)), vec![10]);
         assert_eq!(numbers(c.inputs(1)), vec![21]);
     }
@@ -588,7 +592,9 @@ mod tests {
         let mut lower = file(11, "k", "p", MB);
         lower.smallest = ikey("k", 40);
         let (_dir, mut vs) = version_set(&[(1, upper), (1, lower), (1, file(12, "x", "z", MB))]);
-        let c = vs.compact_range(1, Some(b"a"), Some(b"b")).expect("overlap");
+        let c = vs
+            .compact_range(1, Some(b"a"), Some(b"b"))
+            .expect("overlap");
         assert_eq!(numbers(c.inputs(0)), vec![10, 11]);
     }
 

@@ -175,7 +175,6 @@ impl InternalIterator for LevelIterator {
 mod tests {
     use super::*;
     use crate::filename::{table_file_name, FileNumber};
-    use crate::fs::FileSystem;
     use crate::key::{make_internal_key, InternalKey, SequenceNumber, ValueType};
     use crate::options::Options;
     use crate::table::TableBuilder;
@@ -242,11 +241,19 @@ mod tests {
         assert_eq!(backward, forward);
 
         // Between two files: the first key of the next one.
-        it.seek(&make_internal_key(b"k015", SequenceNumber::MAX, ValueType::Value));
+        it.seek(&make_internal_key(
+            b"k015",
+            SequenceNumber::MAX,
+            ValueType::Value,
+        ));
         assert_eq!(value(&it), "v20");
         it.prev();
         assert_eq!(value(&it), "v9");
-        it.seek(&make_internal_key(b"k99", SequenceNumber::MAX, ValueType::Value));
+        it.seek(&make_internal_key(
+            b"k99",
+            SequenceNumber::MAX,
+            ValueType::Value,
+        ));
         assert!(!it.valid());
         assert!(it.status().is_ok());
     }
