@@ -22,6 +22,11 @@ pub mod version;
 pub use batch::WriteBatch;
 pub use db::Db;
 pub use error::{Error, ErrorKind, Result};
+pub use events::{
+    CompactionJobInfo, CompactionStats, DbStats, EventListener, FlushJobInfo, FlushReason,
+    LevelStats, MemTableInfo, TableFileInfo, TableFileReason, WriteStallCause, WriteStallCondition,
+    WriteStallInfo,
+};
 pub use filename::FileNumber;
 pub use key::{LookupResult, SequenceNumber};
 pub use options::{CompressionType, FlushOptions, Options, ReadOptions, WriteOptions};

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::events::EventListener;
 use crate::fs::{FileSystem, PosixFs};
 
 /// How table blocks are compressed. The values are LevelDB's on-disk block types.
@@ -46,6 +47,11 @@ pub struct Options {
     pub level0_stop_writes_trigger: usize,
     /// Where files live; tests substitute a fault-injecting file system.
     pub fs: Arc<dyn FileSystem>,
+    /// Observers of flushes, compactions and stalls; registered before open so that
+    /// flushes during recovery are seen too.
+    pub listeners: Vec<Arc<dyn EventListener>>,
+    /// Flush the memtable at close (reason "shutdown") instead of leaving it in the WAL.
+    pub flush_on_close: bool,
 }
 
 impl Default for Options {
@@ -65,11 +71,19 @@ impl Default for Options {
             level0_slowdown_writes_trigger: 8,
             level0_stop_writes_trigger: 12,
             fs: Arc::new(PosixFs),
+            listeners: Vec::new(),
+            flush_on_close: false,
         }
     }
 }
 
 impl Options {
+    /// Adds an event listener (builder style).
+    pub fn listener(mut self, listener: Arc<dyn EventListener>) -> Options {
+        self.listeners.push(listener);
+        self
+    }
+
     /// Rejects settings the engine cannot honour, naming the option.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::invalid_argument(what.to_string()));
@@ -126,6 +140,8 @@ impl fmt::Debug for Options {
                 &self.level0_stop_writes_trigger,
             )
             .field("fs", &self.fs)
+            .field("listeners", &self.listeners.len())
+            .field("flush_on_close", &self.flush_on_close)
             .finish()
     }
 }

@@ -1,1 +1,29 @@
-//! Python bindings for siltdb (in progress).
+//! Python bindings for siltdb: the extension module `siltdb._siltdb`, re-exported by the
+//! pure-Python package `siltdb` (python/siltdb/). Thin: every call converts its arguments,
+//! calls one `siltdb::Db` method with the GIL released and converts the result.
+
+#![deny(unsafe_code)]
+
+mod bytes_like;
+mod db;
+mod errors;
+
+#[pyo3::pymodule(name = "_siltdb")]
+mod siltdb_module {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::db::PyDb;
+    #[pymodule_export]
+    use crate::errors::{
+        BusyError, CorruptionError, Error, IOError, InvalidArgumentError, NotFoundError,
+        NotSupportedError,
+    };
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("ClosedError", crate::errors::closed_error_type(m.py())?)?;
+        Ok(())
+    }
+}

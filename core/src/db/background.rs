@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
+use super::notifier::Event;
 use super::{DbInner, DbState};
 use crate::error::{Error, Result};
 
@@ -77,6 +78,7 @@ impl DbInner {
     pub(super) fn record_background_error(&self, st: &mut DbState, e: Error) {
         if st.bg_error.is_none() {
             self.info_log.log(&format!("background error: {e}"));
+            self.notifier.emit(Event::BackgroundError(e.clone()));
             st.bg_error = Some(e);
             self.bg_cv.notify_all();
         }

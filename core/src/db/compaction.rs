@@ -4,14 +4,15 @@
 //! one `log_and_apply`. The version set picks the inputs (`version/compaction.rs`).
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::MutexGuard;
 
+use super::notifier::Event;
 use super::write::sticky;
 use super::{DbInner, DbState};
 use crate::error::{Error, Result};
-use crate::events::CompactionStats;
+use crate::events::{CompactionJobInfo, CompactionStats, TableFileInfo, TableFileReason};
 use crate::filename::{table_file_name, FileNumber};
 use crate::key::{extract_user_key, parse_internal_key, InternalKey, SequenceNumber, ValueType};
 use crate::table::TableBuilder;
@@ -31,6 +32,7 @@ const IMM_CHECK_INTERVAL: u32 = 128;
 /// A compaction being executed: its inputs, what it has written, and the file being
 /// written now.
 struct CompactionState {
+    job_id: u64,
     compaction: Compaction,
     smallest_snapshot: SequenceNumber,
     /// Every file number taken for an output (also in `pending_outputs` while it runs).
@@ -81,16 +83,43 @@ impl DbInner {
             .max()
             .map(|k| k.user_key().to_vec());
         // A manual compaction rewrites even a lone file: it is asked for to drop garbage.
-        let result = if manual.is_none() && c.is_trivial_move() {
-            self.trivial_move(st, c)
-        } else {
-            self.run_compaction(st, c)
+        let trivial_move = manual.is_none() && c.is_trivial_move();
+        st.next_job_id += 1;
+        let mut info = CompactionJobInfo {
+            job_id: st.next_job_id,
+            input_level: c.level(),
+            output_level: c.output_level(),
+            input_files: c
+                .inputs(0)
+                .iter()
+                .chain(c.inputs(1))
+                .map(|f| f.number)
+                .collect(),
+            output_files: Vec::new(),
+            bytes_read: 0,
+            bytes_written: 0,
+            duration: Duration::ZERO,
+            trivial_move,
+            error: None,
         };
-        if let Err(e) = &result {
-            if !self.shutting_down.load(Ordering::Acquire) {
-                self.record_background_error(st, e.clone());
+        self.notifier.emit(Event::CompactionBegin(info.clone()));
+        let start = Instant::now();
+        let result = if trivial_move {
+            self.trivial_move(st, c, &mut info)
+        } else {
+            self.run_compaction(st, c, &mut info)
+        };
+        info.duration = start.elapsed();
+        match &result {
+            Ok(()) => st.counters.compactions_completed += 1,
+            Err(e) => {
+                info.error = Some(e.clone());
+                if !self.shutting_down.load(Ordering::Acquire) {
+                    self.record_background_error(st, e.clone());
+                }
             }
         }
+        self.notifier.emit(Event::CompactionCompleted(info));
         if manual.is_some() {
             if let Some(m) = &mut st.manual_compaction {
                 m.done = result.is_err();
@@ -101,8 +130,14 @@ impl DbInner {
     }
 
     /// Moves the single input file one level down by editing the version only.
-    fn trivial_move(&self, st: &mut MutexGuard<'_, DbState>, c: Compaction) -> Result<()> {
+    fn trivial_move(
+        &self,
+        st: &mut MutexGuard<'_, DbState>,
+        c: Compaction,
+        info: &mut CompactionJobInfo,
+    ) -> Result<()> {
         let f = &c.inputs(0)[0];
+        info.output_files.push(f.number);
         let mut edit = c.edit().clone();
         edit.delete_file(c.level(), f.number);
         edit.add_file(c.output_level(), FileMetaData::clone(f));
@@ -120,7 +155,12 @@ impl DbInner {
     /// Merges the inputs into new files (with the lock released), then installs them.
     /// On failure before the install, the outputs are deleted; a failed install keeps
     /// them, since the MANIFEST may already name them.
-    fn run_compaction(&self, st: &mut MutexGuard<'_, DbState>, c: Compaction) -> Result<()> {
+    fn run_compaction(
+        &self,
+        st: &mut MutexGuard<'_, DbState>,
+        c: Compaction,
+        info: &mut CompactionJobInfo,
+    ) -> Result<()> {
         let start = Instant::now();
         self.info_log.log(&format!(
             "Compacting {}@{} + {}@{} files",
@@ -130,6 +170,7 @@ impl DbInner {
             c.output_level()
         ));
         let mut compact = CompactionState {
+            job_id: info.job_id,
             compaction: c,
             smallest_snapshot: smallest_live_snapshot(st),
             numbers: Vec::new(),
@@ -143,12 +184,16 @@ impl DbInner {
 
         let output_level = compact.compaction.output_level();
         let micros = (start.elapsed().as_micros() as u64).saturating_sub(compact.imm_micros);
-        st.stats[output_level] += CompactionStats {
+        let stats = CompactionStats {
             micros,
             bytes_read: compact.compaction.input_bytes(),
             bytes_written: compact.outputs.iter().map(|f| f.file_size).sum(),
             count: 1,
         };
+        st.stats[output_level] += stats;
+        info.bytes_read = stats.bytes_read;
+        info.bytes_written = stats.bytes_written;
+        info.output_files = compact.outputs.iter().map(|f| f.number).collect();
         let result = match worked {
             Ok(()) => self.install_compaction_results(st, &compact),
             Err(e) => {
@@ -307,6 +352,13 @@ impl DbInner {
             entries,
             file_size
         ));
+        self.notifier.emit(Event::TableFileCreated(TableFileInfo {
+            job_id: compact.job_id,
+            reason: TableFileReason::Compaction,
+            file_number: out.number,
+            file_path: table_file_name(&self.dir, out.number),
+            file_size,
+        }));
         compact.outputs.push(FileMetaData {
             number: out.number,
             file_size,

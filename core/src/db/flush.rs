@@ -3,21 +3,22 @@
 //! `compact_memtable` → `write_level0_table` → `build_table` → `log_and_apply`, as in
 //! LevelDB's `DBImpl::CompactMemTable`. Also `Db::flush`, which triggers one by hand.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::MutexGuard;
 
-use super::write::sticky;
+use super::notifier::Event;
+use super::write::{sticky, WriteRequest};
 use super::{Db, DbInner, DbState};
 use crate::error::{Error, Result};
-use crate::events::CompactionStats;
+use crate::events::{CompactionStats, FlushJobInfo, FlushReason, TableFileInfo, TableFileReason};
 use crate::filename::{table_file_name, FileNumber};
 use crate::fs::FileSystem;
 use crate::iterator::InternalIterator;
-use crate::key::InternalKey;
+use crate::key::{parse_internal_key, InternalKey, SequenceNumber, ValueType};
 use crate::memtable::MemTable;
 use crate::options::{FlushOptions, Options, WriteOptions};
 use crate::table::{TableBuilder, TableCache};
@@ -29,31 +30,42 @@ impl Db {
     /// in installed table files, or with the background error; without, once the flush
     /// is scheduled. With nothing to flush it is a no-op that creates no file.
     pub fn flush(&self, opts: &FlushOptions) -> Result<()> {
-        self.inner().flush(opts)
+        self.inner().flush(opts, FlushReason::Manual)
     }
 }
 
 impl DbInner {
-    fn flush(&self, opts: &FlushOptions) -> Result<()> {
+    pub(super) fn flush(&self, opts: &FlushOptions, reason: FlushReason) -> Result<()> {
+        if opts.wait && self.notifier.on_event_thread() {
+            // Waiting would wait for this very callback to return.
+            return Err(Error::Busy(
+                "flush(wait) called from inside an event listener callback".to_string(),
+            ));
+        }
         // The forced switch goes through the writer queue, ordered after earlier writes.
-        self.write(&WriteOptions::default(), None)?;
+        self.write(&WriteOptions::default(), WriteRequest::SealMemTable(reason))?;
         if !opts.wait {
             return Ok(());
         }
         let mut st = self.state.lock();
         let target = st.memtables_sealed;
-        loop {
+        let result = loop {
             if let Some(e) = &st.bg_error {
-                return Err(sticky(e));
+                break Err(sticky(e));
             }
             if st.memtables_flushed >= target {
-                return Ok(());
+                break Ok(());
             }
             if self.shutting_down.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
             self.bg_cv.wait(&mut st);
-        }
+        };
+        drop(st);
+        // The completed events of those flushes (or of the failure) are queued by now;
+        // return after they ran.
+        self.notifier.wait_delivered(self.notifier.enqueued());
+        result
     }
 
     /// Flushes the oldest immutable memtable and installs the result. On failure the
@@ -63,44 +75,97 @@ impl DbInner {
         let Some(imm) = st.imm.front() else { return };
         let mem = Arc::clone(&imm.mem);
         let next_log_number = imm.next_log_number;
+        let reason = imm.reason;
         // Beside a running major compaction only level 0 is safe (see DbState).
         let base = (!st.major_compaction_running).then(|| st.versions.current());
         let mut edit = VersionEdit::default();
+        let mut job = None;
         let result = self
-            .write_level0_table(st, &mem, &mut edit, base.as_ref())
+            .write_level0_table(st, &mem, &mut edit, base.as_ref(), reason, &mut job)
             .and_then(|()| {
                 // Once the table is in, the memtable's WAL (and any older one) is obsolete.
                 edit.prev_log_number = Some(FileNumber(0));
                 edit.log_number = Some(next_log_number);
                 st.versions.log_and_apply(&mut edit)
             });
-        match result {
+        let stalled = st.imm.front().is_some_and(|i| i.stalled_writers);
+        match &result {
             Ok(()) => {
                 st.imm.pop_front();
                 st.memtables_flushed += 1;
-                self.remove_obsolete_files(st);
             }
-            Err(e) => self.record_background_error(st, e),
+            Err(e) => self.record_background_error(st, e.clone()),
         }
+        if let Some(mut info) = job {
+            info.stalled_writers = stalled;
+            self.flush_completed(st, info, result);
+        }
+        if st.bg_error.is_none() {
+            self.remove_obsolete_files(st);
+        }
+    }
+
+    /// Counts a finished flush and tells the listeners, with the error if it failed.
+    pub(super) fn flush_completed(
+        &self,
+        st: &mut DbState,
+        mut info: FlushJobInfo,
+        result: Result<()>,
+    ) {
+        match result {
+            Ok(()) => {
+                st.counters.flushes_completed += 1;
+                st.counters.bytes_flushed += info.file_size;
+            }
+            Err(e) => {
+                st.counters.flushes_failed += 1;
+                info.error = Some(e);
+            }
+        }
+        self.notifier.emit(Event::FlushCompleted(info));
     }
 
     /// Writes `mem` into a new table file and adds it to `edit` at the level
     /// `pick_level_for_memtable_output` chooses (level 0 when `base` is None, as during
-    /// recovery). The lock is released while the file is built.
+    /// recovery). The lock is released while the file is built. `job` receives the flush's
+    /// event record (begin already emitted) so the caller can complete it.
     pub(super) fn write_level0_table(
         &self,
         st: &mut MutexGuard<'_, DbState>,
         mem: &Arc<MemTable>,
         edit: &mut VersionEdit,
         base: Option<&Arc<Version>>,
+        reason: FlushReason,
+        job: &mut Option<FlushJobInfo>,
     ) -> Result<()> {
         let start = Instant::now();
         let number = st.versions.new_file_number();
         st.pending_outputs.insert(number);
+        st.next_job_id += 1;
+        let info = job.insert(FlushJobInfo {
+            job_id: st.next_job_id,
+            reason,
+            file_number: number,
+            file_path: table_file_name(&self.dir, number),
+            level: 0,
+            file_size: 0,
+            num_entries: mem.len() as u64,
+            num_deletions: 0,
+            smallest_user_key: Vec::new(),
+            largest_user_key: Vec::new(),
+            smallest_seqno: SequenceNumber(0),
+            largest_seqno: SequenceNumber(0),
+            duration: Duration::ZERO,
+            memtable_bytes: mem.approximate_memory_usage() as u64,
+            stalled_writers: false,
+            error: None,
+        });
+        self.notifier.emit(Event::FlushBegin(info.clone()));
         self.info_log.log(&format!(
-            "Level-0 table #{}: started ({} entries)",
+            "Level-0 table #{}: started ({} entries, {:?})",
             number.0,
-            mem.len()
+            mem.len(),
+            reason
         ));
         let built = MutexGuard::unlocked(st, || {
             build_table(
@@ -113,12 +178,15 @@ impl DbInner {
             )
         });
         st.pending_outputs.remove(&number);
-        let meta = built?;
-        let Some(meta) = meta else {
+        info.duration = start.elapsed();
+        let Some(built) = built? else {
             self.info_log
                 .log(&format!("Level-0 table #{}: empty, no file", number.0));
+            info.file_number = FileNumber(0);
+            info.file_path = PathBuf::new();
             return Ok(());
         };
+        let meta = built.meta;
         let level = match base {
             Some(version) => version.pick_level_for_memtable_output(
                 meta.smallest.user_key(),
@@ -132,14 +200,38 @@ impl DbInner {
             number.0, meta.file_size, level
         ));
         st.stats[level] += CompactionStats {
-            micros: start.elapsed().as_micros() as u64,
+            micros: info.duration.as_micros() as u64,
             bytes_read: 0,
             bytes_written: meta.file_size,
             count: 1,
         };
+        info.level = level;
+        info.file_size = meta.file_size;
+        info.num_entries = built.entries;
+        info.num_deletions = built.deletions;
+        info.smallest_user_key = meta.smallest.user_key().to_vec();
+        info.largest_user_key = meta.largest.user_key().to_vec();
+        info.smallest_seqno = built.smallest_seqno;
+        info.largest_seqno = built.largest_seqno;
+        self.notifier.emit(Event::TableFileCreated(TableFileInfo {
+            job_id: info.job_id,
+            reason: TableFileReason::Flush,
+            file_number: number,
+            file_path: info.file_path.clone(),
+            file_size: meta.file_size,
+        }));
         edit.add_file(level, meta);
         Ok(())
     }
+}
+
+/// What `build_table` wrote.
+pub(super) struct BuiltTable {
+    pub(super) meta: FileMetaData,
+    pub(super) entries: u64,
+    pub(super) deletions: u64,
+    pub(super) smallest_seqno: SequenceNumber,
+    pub(super) largest_seqno: SequenceNumber,
 }
 
 /// Streams `iter` into table file `number`, syncs it, and reopens it through the table
@@ -152,16 +244,15 @@ pub(super) fn build_table(
     table_cache: &TableCache,
     iter: &mut dyn InternalIterator,
     number: FileNumber,
-) -> Result<Option<FileMetaData>> {
+) -> Result<Option<BuiltTable>> {
     iter.seek_to_first();
     if !iter.valid() {
         return iter.status().map(|()| None);
     }
     let path = table_file_name(dir, number);
-    let result = write_table_file(fs, options, &path, iter).and_then(|meta| {
-        let meta = FileMetaData { number, ..meta };
-        table_cache.find_table(number, meta.file_size)?;
-        Ok(meta)
+    let result = write_table_file(fs, options, &path, iter, number).and_then(|built| {
+        table_cache.find_table(number, built.meta.file_size)?;
+        Ok(built)
     });
     if result.is_err() {
         table_cache.evict(number);
@@ -175,25 +266,42 @@ fn write_table_file(
     options: &Options,
     path: &Path,
     iter: &mut dyn InternalIterator,
-) -> Result<FileMetaData> {
+    number: FileNumber,
+) -> Result<BuiltTable> {
     let file = fs.new_writable_file(path)?;
     let mut builder = TableBuilder::new(options, file);
     let smallest = InternalKey::from_encoded(iter.key().to_vec());
     let mut last_key = Vec::new();
+    let (mut entries, mut deletions) = (0u64, 0u64);
+    let (mut smallest_seqno, mut largest_seqno) = (SequenceNumber::MAX, SequenceNumber(0));
     while iter.valid() {
-        builder.add(iter.key(), iter.value())?;
+        let key = iter.key();
+        if let Some(parsed) = parse_internal_key(key) {
+            smallest_seqno = smallest_seqno.min(parsed.sequence);
+            largest_seqno = largest_seqno.max(parsed.sequence);
+            if parsed.value_type == ValueType::Deletion {
+                deletions += 1;
+            }
+        }
+        entries += 1;
+        builder.add(key, iter.value())?;
         last_key.clear();
-        last_key.extend_from_slice(iter.key());
+        last_key.extend_from_slice(key);
         iter.next();
     }
-    let largest = InternalKey::from_encoded(last_key);
     iter.status()?;
     let file_size = builder.finish()?;
     builder.sync()?;
-    Ok(FileMetaData {
-        number: FileNumber(0),
-        file_size,
-        smallest,
-        largest,
+    Ok(BuiltTable {
+        meta: FileMetaData {
+            number,
+            file_size,
+            smallest,
+            largest: InternalKey::from_encoded(last_key),
+        },
+        entries,
+        deletions,
+        smallest_seqno,
+        largest_seqno,
     })
 }

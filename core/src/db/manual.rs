@@ -28,10 +28,15 @@ impl Db {
     /// = open end), after flushing the memtable: deleted and overwritten entries in the
     /// range are dropped and its data is pushed down to the deepest level it reaches.
     /// After `compact_range(None, None)` all data sits on one level, without overlapping
-    /// files. Returns once done, or with the background error if a compaction failed.
+    /// files. Returns once done and the compactions' events were delivered, or with the
+    /// background error if a compaction failed. From inside a listener callback it
+    /// returns Busy, as `flush(wait)` does.
     pub fn compact_range(&self, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
         self.flush(&FlushOptions { wait: true })?;
-        self.inner().compact_range(begin, end)
+        let inner = self.inner();
+        let result = inner.compact_range(begin, end);
+        inner.notifier.wait_delivered(inner.notifier.enqueued());
+        result
     }
 }
 

@@ -10,7 +10,9 @@ mod background;
 mod compaction;
 mod flush;
 mod manual;
+mod notifier;
 mod obsolete;
+mod properties;
 mod read;
 mod recovery;
 mod write;
@@ -24,17 +26,18 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
-use crate::events::CompactionStats;
+use crate::events::{CompactionStats, FlushReason, WriteStallCondition};
 use crate::filename::FileNumber;
 use crate::fs::{FileLock, FileSystem};
 use crate::info_log::InfoLog;
 use crate::log;
 use crate::memtable::MemTable;
-use crate::options::Options;
+use crate::options::{FlushOptions, Options};
 use crate::table::TableCache;
 use crate::version::{VersionSet, NUM_LEVELS};
 
 use manual::ManualCompaction;
+use notifier::Notifier;
 use write::WriterSlot;
 
 /// An open database. Cheap to clone (all clones share one engine) and safe to use from
@@ -62,6 +65,9 @@ impl Drop for DbHandle {
 struct ImmutableMemTable {
     mem: Arc<MemTable>,
     next_log_number: FileNumber,
+    reason: FlushReason,
+    /// A writer had to wait while this memtable was queued.
+    stalled_writers: bool,
 }
 
 /// Mutable state, guarded by `DbInner::state`.
@@ -91,6 +97,21 @@ struct DbState {
     write_results: HashMap<u64, Result<()>>,
     next_writer_id: u64,
     closed: bool,
+    /// Numbers flush and compaction jobs for events.
+    next_job_id: u64,
+    counters: Counters,
+    stall_condition: WriteStallCondition,
+}
+
+/// Totals behind `Db::stats` and the `siltdb.*` properties.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    flushes_completed: u64,
+    flushes_failed: u64,
+    bytes_flushed: u64,
+    compactions_completed: u64,
+    write_stalls: u64,
+    write_stall_micros: u64,
 }
 
 /// How many sealed memtables may wait for their flush before writers wait.
@@ -101,7 +122,8 @@ pub(crate) struct DbInner {
     options: Options,
     fs: Arc<dyn FileSystem>,
     table_cache: Arc<TableCache>,
-    info_log: InfoLog,
+    info_log: Arc<InfoLog>,
+    notifier: Arc<Notifier>,
     state: Mutex<DbState>,
     /// Signalled when background work finishes or the state a waiting writer or flusher
     /// waits for changes.
@@ -156,6 +178,17 @@ impl std::fmt::Debug for Db {
 
 impl DbInner {
     fn close(&self) -> Result<()> {
+        if self.notifier.on_event_thread() {
+            // close waits for the event thread, which is running this very callback.
+            return Err(Error::Busy(
+                "close called from inside an event listener callback".to_string(),
+            ));
+        }
+        // A failed shutdown flush still closes: the WAL keeps the data.
+        let mut result = Ok(());
+        if self.options.flush_on_close && !self.state.lock().closed {
+            result = self.flush(&FlushOptions { wait: true }, FlushReason::Shutdown);
+        }
         let mut st = self.state.lock();
         if st.closed {
             return Ok(());
@@ -174,9 +207,10 @@ impl DbInner {
         if let Some(worker) = self.worker.lock().take() {
             let _ = worker.join();
         }
-        let mut result = Ok(());
+        // Pending events are delivered; after this no callback runs.
+        self.notifier.shutdown();
         if let Some(mut log) = self.log.lock().take() {
-            result = log.sync();
+            result = result.and(log.sync());
         }
         self.info_log.log("closed");
         self.lock.lock().take();

@@ -4,6 +4,7 @@
 
 use parking_lot::MutexGuard;
 
+use super::notifier::Event;
 use super::{DbInner, DbState};
 use crate::filename::{parse_file_name, FileType};
 
@@ -42,15 +43,20 @@ impl DbInner {
                 if file_type == FileType::Table {
                     self.table_cache.evict(number);
                 }
-                doomed.push(name);
+                doomed.push((name, file_type, number));
             }
         }
         MutexGuard::unlocked(st, || {
-            for name in doomed {
+            for (name, file_type, number) in doomed {
                 self.info_log.log(&format!("Delete {name}"));
-                if let Err(e) = self.fs.remove_file(&self.dir.join(&name)) {
+                let path = self.dir.join(&name);
+                match self.fs.remove_file(&path) {
+                    Ok(()) if file_type == FileType::Table => {
+                        self.notifier.emit(Event::TableFileDeleted(number, path));
+                    }
+                    Ok(()) => {}
                     // Harmless: it is retried after the next flush or reopen.
-                    self.info_log.log(&format!("Delete {name} failed: {e}"));
+                    Err(e) => self.info_log.log(&format!("Delete {name} failed: {e}")),
                 }
             }
         });

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use super::{DbInner, DbState};
+use super::notifier::Notifier;
+use super::{Counters, DbInner, DbState};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
+use crate::events::{FlushJobInfo, FlushReason, WriteStallCondition};
 use crate::filename::{
     current_file_name, lock_file_name, log_file_name, parse_file_name, FileNumber, FileType,
 };
@@ -54,7 +56,9 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         )));
     }
 
-    let info_log = InfoLog::open(&*fs, dir);
+    let info_log = Arc::new(InfoLog::open(&*fs, dir));
+    // Started before recovery so that recovery's flushes are seen too.
+    let notifier = Notifier::start(options.listeners.clone(), Arc::clone(&info_log))?;
     let capacity = options
         .max_open_files
         .saturating_sub(NON_TABLE_CACHE_FILES)
@@ -65,6 +69,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         fs: Arc::clone(&fs),
         table_cache,
         info_log,
+        notifier,
         state: Mutex::new(DbState {
             mem: Arc::new(MemTable::new()),
             imm: VecDeque::new(),
@@ -83,6 +88,9 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
             write_results: HashMap::new(),
             next_writer_id: 0,
             closed: false,
+            next_job_id: 0,
+            counters: Counters::default(),
+            stall_condition: WriteStallCondition::Normal,
         }),
         bg_cv: Condvar::new(),
         work_cv: Condvar::new(),
@@ -92,13 +100,16 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         lock: Mutex::new(Some(lock)),
         options,
     });
-    {
+    let recovered = {
         let mut st = inner.state.lock();
         inner.info_log.log(&format!("opening {}", dir.display()));
-        st.versions.recover()?;
-        inner.recover(&mut st)?;
+        st.versions.recover().and_then(|()| inner.recover(&mut st))
+    };
+    if let Err(e) = recovered.and_then(|()| inner.start_background_worker()) {
+        // Deliver what recovery reported, then stop the event thread before failing.
+        inner.notifier.shutdown();
+        return Err(e);
     }
-    inner.start_background_worker()?;
     Ok(inner)
 }
 
@@ -131,14 +142,30 @@ impl DbInner {
         logs.sort();
         let mut edit = VersionEdit::default();
         let mut max_sequence = st.versions.last_sequence();
+        let mut jobs = Vec::new();
         for number in logs {
-            self.replay_log_file(st, number, &mut edit, &mut max_sequence)?;
+            let replayed =
+                self.replay_log_file(st, number, &mut edit, &mut max_sequence, &mut jobs);
+            if let Err(e) = replayed {
+                self.complete_recovery_flushes(st, jobs, Err(e.clone()));
+                return Err(e);
+            }
             st.versions.mark_file_number_used(number);
         }
         if st.versions.last_sequence() < max_sequence {
             st.versions.set_last_sequence(max_sequence);
         }
 
+        let installed = self.start_new_log(st, &mut edit);
+        self.complete_recovery_flushes(st, jobs, installed.clone());
+        installed?;
+        self.remove_obsolete_files(st);
+        Ok(())
+    }
+
+    /// Opens the WAL that writes go to from now on and records it, with recovery's
+    /// tables, in the MANIFEST.
+    fn start_new_log(&self, st: &mut DbState, edit: &mut VersionEdit) -> Result<()> {
         let new_log_number = st.versions.new_file_number();
         let file = self
             .fs
@@ -147,9 +174,24 @@ impl DbInner {
         self.fs.sync_dir(&self.dir)?;
         edit.prev_log_number = Some(FileNumber(0));
         edit.log_number = Some(new_log_number);
-        st.versions.log_and_apply(&mut edit)?;
-        self.remove_obsolete_files(st);
-        Ok(())
+        st.versions.log_and_apply(edit)
+    }
+
+    /// Recovery's flushes are installed together, by one edit; their completed events
+    /// carry that edit's outcome.
+    fn complete_recovery_flushes(
+        &self,
+        st: &mut DbState,
+        jobs: Vec<FlushJobInfo>,
+        result: Result<()>,
+    ) {
+        for info in jobs {
+            let outcome = match (&result, &info.error) {
+                (_, Some(e)) | (Err(e), None) => Err(e.clone()),
+                (Ok(()), None) => Ok(()),
+            };
+            self.flush_completed(st, info, outcome);
+        }
     }
 
     /// Replays one WAL into memtables, flushing each to level 0 when it fills and once
@@ -161,6 +203,7 @@ impl DbInner {
         number: FileNumber,
         edit: &mut VersionEdit,
         max_sequence: &mut SequenceNumber,
+        jobs: &mut Vec<FlushJobInfo>,
     ) -> Result<()> {
         let path = log_file_name(&self.dir, number);
         self.info_log.log(&format!("Recovering log #{}", number.0));
@@ -187,7 +230,7 @@ impl DbInner {
                 }
             }
             if mem.approximate_memory_usage() > self.options.write_buffer_size {
-                self.write_level0_table(st, &mem, edit, None)?;
+                self.recovery_flush(st, &mem, edit, jobs)?;
                 mem = Arc::new(MemTable::new());
             }
         }
@@ -200,9 +243,28 @@ impl DbInner {
             ));
         }
         if !mem.is_empty() {
-            self.write_level0_table(st, &mem, edit, None)?;
+            self.recovery_flush(st, &mem, edit, jobs)?;
         }
         Ok(())
+    }
+
+    /// Flushes a replayed memtable to level 0; its completed event waits for the edit.
+    fn recovery_flush(
+        &self,
+        st: &mut MutexGuard<'_, DbState>,
+        mem: &Arc<MemTable>,
+        edit: &mut VersionEdit,
+        jobs: &mut Vec<FlushJobInfo>,
+    ) -> Result<()> {
+        let mut job = None;
+        let result = self.write_level0_table(st, mem, edit, None, FlushReason::Recovery, &mut job);
+        if let Some(mut info) = job {
+            if let Err(e) = &result {
+                info.error = Some(e.clone());
+            }
+            jobs.push(info);
+        }
+        result
     }
 
     fn check_log_corruptions(&self, reader: &mut log::Reader, path: &Path) -> Result<()> {

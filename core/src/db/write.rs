@@ -4,24 +4,34 @@
 //! when flushing falls behind.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, MutexGuard};
 
+use super::notifier::Event;
 use super::{Db, DbInner, DbState, ImmutableMemTable, MAX_IMMUTABLE_MEMTABLES};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
+use crate::events::{
+    FlushReason, MemTableInfo, WriteStallCause, WriteStallCondition, WriteStallInfo,
+};
 use crate::filename::log_file_name;
 use crate::key::SequenceNumber;
 use crate::log;
 use crate::memtable::MemTable;
 use crate::options::WriteOptions;
 
-/// A writer waiting in the queue. `batch` is `None` for a forced memtable switch
-/// (`flush`), which goes through the queue so that it is ordered with writes.
+/// What a queued writer wants: to write a batch, or to seal the memtable for a flush
+/// (which goes through the queue so that it is ordered with the writes before it).
+pub(super) enum WriteRequest {
+    Batch(WriteBatch),
+    SealMemTable(FlushReason),
+}
+
+/// A writer waiting in the queue.
 pub(super) struct WriterSlot {
     id: u64,
-    batch: Option<WriteBatch>,
+    request: WriteRequest,
     sync: bool,
     cv: Condvar,
 }
@@ -36,32 +46,32 @@ impl Db {
     pub fn put(&self, opts: &WriteOptions, key: &[u8], value: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::new();
         batch.put(key, value);
-        self.inner().write(opts, Some(batch))
+        self.inner().write(opts, WriteRequest::Batch(batch))
     }
 
     /// Removes `key`; removing a missing key is not an error.
     pub fn delete(&self, opts: &WriteOptions, key: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::new();
         batch.delete(key);
-        self.inner().write(opts, Some(batch))
+        self.inner().write(opts, WriteRequest::Batch(batch))
     }
 
     /// Applies every record of `batch` atomically: after a crash all or none are present.
     pub fn write(&self, opts: &WriteOptions, batch: &WriteBatch) -> Result<()> {
-        self.inner().write(opts, Some(batch.clone()))
+        self.inner().write(opts, WriteRequest::Batch(batch.clone()))
     }
 }
 
 impl DbInner {
     /// Joins the writer queue; when this writer reaches the front it leads a group.
-    pub(super) fn write(&self, opts: &WriteOptions, batch: Option<WriteBatch>) -> Result<()> {
+    pub(super) fn write(&self, opts: &WriteOptions, request: WriteRequest) -> Result<()> {
         let mut st = self.state.lock();
         DbInner::check_open(&st)?;
         let id = st.next_writer_id;
         st.next_writer_id += 1;
         let slot = Arc::new(WriterSlot {
             id,
-            batch,
+            request,
             sync: opts.sync,
             cv: Condvar::new(),
         });
@@ -93,11 +103,13 @@ impl DbInner {
         st: &mut MutexGuard<'_, DbState>,
         leader: &Arc<WriterSlot>,
     ) -> Result<()> {
-        let force = leader.batch.is_none();
-        self.make_room_for_write(st, force)?;
-        let Some(leader_batch) = leader.batch.as_ref() else {
-            return Ok(());
+        let leader_batch = match &leader.request {
+            WriteRequest::Batch(batch) => batch,
+            WriteRequest::SealMemTable(reason) => {
+                return self.make_room_for_write(st, Some(*reason));
+            }
         };
+        self.make_room_for_write(st, None)?;
         let (mut group, followers) = build_batch_group(st, leader, leader_batch);
         let last = st.versions.last_sequence();
         let first = last.next();
@@ -149,45 +161,96 @@ impl DbInner {
     }
 
     /// Makes sure the active memtable has room, sealing it when full; `force` seals a
-    /// non-empty memtable regardless (manual flush). REQUIRES: this writer leads the queue.
+    /// non-empty memtable regardless (manual flush) with that reason. Reports changes of
+    /// the write-stall condition. REQUIRES: this writer leads the queue.
     pub(super) fn make_room_for_write(
         &self,
         st: &mut MutexGuard<'_, DbState>,
-        mut force: bool,
+        mut force: Option<FlushReason>,
     ) -> Result<()> {
-        let mut allow_delay = !force;
+        let mut allow_delay = force.is_none();
         loop {
             let level0_files = st.versions.num_level_files(0);
             if let Some(e) = &st.bg_error {
-                return Err(sticky(e));
+                let e = sticky(e);
+                self.set_stall_condition(st, WriteStallCondition::Normal, WriteStallCause::None);
+                return Err(e);
             } else if allow_delay && level0_files >= self.options.level0_slowdown_writes_trigger {
                 // Hand the worker some CPU instead of stalling one write for seconds
                 // later: each write is delayed once, by 1 ms.
+                self.set_stall_condition(
+                    st,
+                    WriteStallCondition::Delayed,
+                    WriteStallCause::Level0Slowdown,
+                );
+                let start = Instant::now();
                 MutexGuard::unlocked(st, || std::thread::sleep(Duration::from_millis(1)));
+                st.counters.write_stalls += 1;
+                st.counters.write_stall_micros += start.elapsed().as_micros() as u64;
                 allow_delay = false;
-            } else if (!force
-                && st.mem.approximate_memory_usage() <= self.options.write_buffer_size)
-                || (force && st.mem.is_empty())
-            {
-                // Room enough; or a manual flush with nothing new to seal.
+            } else if match force {
+                None => st.mem.approximate_memory_usage() <= self.options.write_buffer_size,
+                Some(_) => st.mem.is_empty(), // a manual flush with nothing new to seal
+            } {
+                if level0_files >= self.options.level0_slowdown_writes_trigger {
+                    self.set_stall_condition(
+                        st,
+                        WriteStallCondition::Delayed,
+                        WriteStallCause::Level0Slowdown,
+                    );
+                } else {
+                    self.set_stall_condition(
+                        st,
+                        WriteStallCondition::Normal,
+                        WriteStallCause::None,
+                    );
+                }
                 return Ok(());
             } else if st.imm.len() >= MAX_IMMUTABLE_MEMTABLES {
-                self.info_log
-                    .log("waiting for the immutable memtable to be flushed");
-                self.bg_cv.wait(st);
+                for imm in st.imm.iter_mut() {
+                    imm.stalled_writers = true;
+                }
+                self.wait_for_background(st, WriteStallCause::MemtableLimit);
             } else if level0_files >= self.options.level0_stop_writes_trigger {
-                self.info_log.log("too many level-0 files; waiting");
-                self.bg_cv.wait(st);
+                self.wait_for_background(st, WriteStallCause::Level0Stop);
             } else {
-                self.switch_memtable(st)?;
-                force = false;
+                self.switch_memtable(st, force.unwrap_or(FlushReason::WriteBufferFull))?;
+                force = None;
             }
+        }
+    }
+
+    /// A writer stopped until background work makes room.
+    fn wait_for_background(&self, st: &mut MutexGuard<'_, DbState>, cause: WriteStallCause) {
+        self.set_stall_condition(st, WriteStallCondition::Stopped, cause);
+        let start = Instant::now();
+        self.bg_cv.wait(st);
+        st.counters.write_stalls += 1;
+        st.counters.write_stall_micros += start.elapsed().as_micros() as u64;
+    }
+
+    fn set_stall_condition(
+        &self,
+        st: &mut DbState,
+        condition: WriteStallCondition,
+        cause: WriteStallCause,
+    ) {
+        if st.stall_condition != condition {
+            let previous = std::mem::replace(&mut st.stall_condition, condition);
+            self.info_log.log(&format!(
+                "write stall: {previous:?} -> {condition:?} ({cause:?})"
+            ));
+            self.notifier.emit(Event::WriteStallChanged(WriteStallInfo {
+                condition,
+                previous,
+                cause,
+            }));
         }
     }
 
     /// Seals the active memtable into the immutable queue behind a fresh WAL and
     /// schedules its flush.
-    fn switch_memtable(&self, st: &mut MutexGuard<'_, DbState>) -> Result<()> {
+    fn switch_memtable(&self, st: &mut MutexGuard<'_, DbState>, reason: FlushReason) -> Result<()> {
         let new_log_number = st.versions.new_file_number();
         let path = log_file_name(&self.dir, new_log_number);
         let file = match self.fs.new_writable_file(&path) {
@@ -215,11 +278,20 @@ impl DbInner {
             return Err(e);
         }
         let sealed = std::mem::replace(&mut st.mem, Arc::new(MemTable::new()));
+        let info = MemTableInfo {
+            reason,
+            memtable_bytes: sealed.approximate_memory_usage() as u64,
+            num_entries: sealed.len() as u64,
+            num_immutable: st.imm.len() + 1,
+        };
         st.imm.push_back(ImmutableMemTable {
             mem: sealed,
             next_log_number: new_log_number,
+            reason,
+            stalled_writers: false,
         });
         st.memtables_sealed += 1;
+        self.notifier.emit(Event::MemTableSealed(info));
         self.maybe_schedule_compaction(st);
         Ok(())
     }
@@ -251,7 +323,7 @@ fn build_batch_group(
     let mut followers = Vec::new();
     while st.writers.len() > 1 {
         let Some(next) = st.writers.get(1) else { break };
-        let Some(batch) = next.batch.as_ref() else {
+        let WriteRequest::Batch(batch) = &next.request else {
             break;
         };
         if next.sync && !leader.sync {
