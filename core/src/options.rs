@@ -39,6 +39,8 @@ pub struct Options {
     pub compression: CompressionType,
     /// Bloom filter bits per key for new tables; 0 writes no filter (10).
     pub bloom_bits_per_key: usize,
+    /// Level-0 file count at which a compaction into level 1 starts (4).
+    pub level0_file_num_compaction_trigger: usize,
     /// Level-0 file count at which each write is delayed by 1 ms (8).
     pub level0_slowdown_writes_trigger: usize,
     /// Level-0 file count at which writes wait for compaction (12).
@@ -65,6 +67,7 @@ impl Default for Options {
             max_file_size: 2 << 20,
             compression: CompressionType::Snappy,
             bloom_bits_per_key: 10,
+            level0_file_num_compaction_trigger: 4,
             level0_slowdown_writes_trigger: 8,
             level0_stop_writes_trigger: 12,
             fs: Arc::new(PosixFs),
@@ -99,6 +102,9 @@ impl Options {
         if self.max_file_size == 0 {
             return bad("max_file_size must be at least 1 byte");
         }
+        if self.level0_file_num_compaction_trigger == 0 {
+            return bad("level0_file_num_compaction_trigger must be at least 1");
+        }
         if self.level0_stop_writes_trigger == 0
             || self.level0_slowdown_writes_trigger > self.level0_stop_writes_trigger
         {
@@ -121,6 +127,10 @@ impl fmt::Debug for Options {
             .field("max_file_size", &self.max_file_size)
             .field("compression", &self.compression)
             .field("bloom_bits_per_key", &self.bloom_bits_per_key)
+            .field(
+                "level0_file_num_compaction_trigger",
+                &self.level0_file_num_compaction_trigger,
+            )
             .field(
                 "level0_slowdown_writes_trigger",
                 &self.level0_slowdown_writes_trigger,

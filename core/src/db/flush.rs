@@ -76,11 +76,12 @@ impl DbInner {
         let mem = Arc::clone(&imm.mem);
         let next_log_number = imm.next_log_number;
         let reason = imm.reason;
-        let base = st.versions.current();
+        // Beside a running major compaction only level 0 is safe (see DbState).
+        let base = (!st.major_compaction_running).then(|| st.versions.current());
         let mut edit = VersionEdit::default();
         let mut job = None;
         let result = self
-            .write_level0_table(st, &mem, &mut edit, Some(&base), reason, &mut job)
+            .write_level0_table(st, &mem, &mut edit, base.as_ref(), reason, &mut job)
             .and_then(|()| {
                 // Once the table is in, the memtable's WAL (and any older one) is obsolete.
                 edit.prev_log_number = Some(FileNumber(0));

@@ -7,7 +7,9 @@
 //! says the lock is held.
 
 mod background;
+mod compaction;
 mod flush;
+mod manual;
 mod notifier;
 mod obsolete;
 mod properties;
@@ -34,6 +36,7 @@ use crate::options::{FlushOptions, Options};
 use crate::table::TableCache;
 use crate::version::{VersionSet, NUM_LEVELS};
 
+use manual::ManualCompaction;
 use notifier::Notifier;
 use write::WriterSlot;
 
@@ -84,6 +87,12 @@ struct DbState {
     /// the value the first had when it was called.
     memtables_sealed: u64,
     memtables_flushed: u64,
+    /// The `compact_range` request the worker serves before automatic compactions.
+    manual_compaction: Option<ManualCompaction>,
+    next_manual_compaction_id: u64,
+    /// A major compaction is writing outputs not yet installed: a memtable flushed
+    /// meanwhile goes to level 0, where it cannot collide with them.
+    major_compaction_running: bool,
     writers: VecDeque<Arc<WriterSlot>>,
     write_results: HashMap<u64, Result<()>>,
     next_writer_id: u64,
