@@ -32,6 +32,7 @@ pub struct EngineConfig {
     /// 0: no filter.
     pub bloom_bits: usize,
     /// LevelDB only; `None` is its default 8 MiB cache.
+    #[cfg_attr(not(have_leveldb), allow(dead_code))]
     pub cache_size: Option<usize>,
 }
 

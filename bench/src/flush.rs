@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::engine::EngineConfig;
-use crate::report::{duration, BenchResult, Status};
+use crate::report::{duration, size, BenchResult, Status};
 use crate::rss;
 use crate::runner::Runner;
 use crate::workload::{KeyBuffer, Scatter, ValueGenerator};
@@ -78,16 +78,15 @@ pub fn run(r: &mut Runner<'_>) -> Result<BenchResult, String> {
             Status::Failed("FAILED: the flush wrote no table file".to_string()),
         ));
     }
-    let mib = |b: f64| b / 1_048_576.0;
     let mut message = format!(
-        "({} MiB buffer: {entries} entries, memtable {:.2} MiB",
-        w >> 20,
-        mib(memtable_bytes)
+        "({} buffer: {entries} entries, memtable {}",
+        size(w as f64),
+        size(memtable_bytes)
     );
     if let Some(count) = engine_count {
-        message += &format!(" (engine's count {:.2} MiB)", mib(count));
+        message += &format!(" (engine's count {})", size(count));
     }
-    message += &format!(", table {:.1} MiB", mib(table_bytes as f64));
+    message += &format!(", table {}", size(table_bytes as f64));
     match floor {
         Ok(d) => {
             message += &format!(
@@ -102,7 +101,7 @@ pub fn run(r: &mut Runner<'_>) -> Result<BenchResult, String> {
         name: "flush".to_string(),
         status: Status::Ok,
         micros_per_op: elapsed.as_secs_f64() * 1e6,
-        mb_per_sec: Some(mib(memtable_bytes) / elapsed.as_secs_f64().max(1e-9)),
+        mb_per_sec: Some(memtable_bytes / 1_048_576.0 / elapsed.as_secs_f64().max(1e-9)),
         ops: 1,
         p50_ns: ns,
         p99_ns: ns,
@@ -111,6 +110,7 @@ pub fn run(r: &mut Runner<'_>) -> Result<BenchResult, String> {
         over_1ms: u64::from(ns > 1_000_000),
         peak_rss_kib: peak,
         message,
+        histogram: None,
     })
 }
 

@@ -105,6 +105,9 @@ fn emit(result: &BenchResult) {
     if let Some(detail) = result.detail_line() {
         let _ = writeln!(out, "{detail}");
     }
+    if let Some(h) = &result.histogram {
+        let _ = writeln!(out, "Microseconds per op:\n{h}");
+    }
     if EMIT_RECORDS.load(Ordering::Relaxed) {
         let _ = writeln!(out, "{}", result.to_record());
     }
@@ -135,7 +138,7 @@ fn run_both(flags: &Flags, args: &[String]) -> u8 {
             println!("== leveldb ==\nleveldb: {}", leveldb::NOT_INSTALLED);
             continue;
         }
-        match run_child(which, args) {
+        match run_children(which, args, flags) {
             Ok((list, ok)) => {
                 if !ok {
                     code = 1;
@@ -166,15 +169,74 @@ fn run_both(flags: &Flags, args: &[String]) -> u8 {
     code
 }
 
-/// Re-executes this program for one engine, relaying its output; returns its results and
-/// whether it ended normally.
-fn run_child(which: EngineChoice, args: &[String]) -> Result<(Vec<BenchResult>, bool), String> {
+/// Runs one engine's benchmarks in child processes: one, unless a benchmark fails or
+/// stalls; then the benchmarks that depend on its database are reported as not run and
+/// a new child resumes at the next benchmark that starts from a fresh database.
+/// Returns the results and whether every child ended normally.
+fn run_children(
+    which: EngineChoice,
+    args: &[String],
+    flags: &Flags,
+) -> Result<(Vec<BenchResult>, bool), String> {
+    let mut results = Vec::new();
+    let mut all_ok = true;
+    let mut remaining: Vec<String> = flags.benchmarks.clone();
+    while !remaining.is_empty() {
+        let (list, ok) = run_child(which, args, &remaining)?;
+        let done = list.len();
+        results.extend(list);
+        all_ok &= ok;
+        if ok || done >= remaining.len() {
+            break;
+        }
+        // The benchmark that was running when the child died left no record.
+        let failed = match results.last() {
+            Some(r) if done > 0 && r.status != Status::Ok => done - 1,
+            _ => {
+                let name = remaining.get(done).cloned().unwrap_or_default();
+                results.push(BenchResult::not_run(
+                    &name,
+                    Status::Failed("FAILED: the engine's process died".to_string()),
+                ));
+                done
+            }
+        };
+        let resume = (failed + 1..remaining.len())
+            .find(|&i| runner::starts_fresh(&remaining[i]) && !flags.use_existing_db)
+            .unwrap_or(remaining.len());
+        for name in &remaining[failed + 1..resume] {
+            let why = "not run: its database is from a benchmark that failed".to_string();
+            let r = BenchResult::not_run(name, Status::Skipped(why));
+            println!("{}", r.leveldb_line());
+            results.push(r);
+        }
+        remaining.drain(..resume);
+        if !remaining.is_empty() {
+            println!(
+                "(resuming {} in a new process at {})",
+                which.as_str(),
+                remaining[0]
+            );
+        }
+    }
+    Ok((results, all_ok))
+}
+
+/// Re-executes this program for one engine and `benchmarks`, relaying its output;
+/// returns its results and whether it ended normally.
+fn run_child(
+    which: EngineChoice,
+    args: &[String],
+    benchmarks: &[String],
+) -> Result<(Vec<BenchResult>, bool), String> {
     let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
     let mut child = Process::new(exe)
-        .args(
-            args.iter()
-                .filter(|a| !a.starts_with("--engine") && !a.starts_with("--child")),
-        )
+        .args(args.iter().filter(|a| {
+            !a.starts_with("--engine")
+                && !a.starts_with("--child")
+                && !a.starts_with("--benchmarks")
+        }))
+        .arg(format!("--benchmarks={}", benchmarks.join(",")))
         .arg(format!("--engine={}", which.as_str()))
         .arg("--child=1")
         .stdout(Stdio::piped())
@@ -194,7 +256,7 @@ fn run_child(which: EngineChoice, args: &[String]) -> Result<(Vec<BenchResult>, 
         .wait()
         .map_err(|e| format!("waiting for the child: {e}"))?;
     if !status.success() {
-        println!("({} run ended early: {status})", which.as_str());
+        println!("({} process ended: {status})", which.as_str());
     }
     Ok((results, status.success()))
 }

@@ -29,6 +29,9 @@ pub struct BenchResult {
     pub peak_rss_kib: Option<u64>,
     /// db_bench's trailing message, e.g. "(1000 ops)" or "(632 of 1000 found)".
     pub message: String,
+    /// `--histogram=1`: LevelDB's histogram text, printed under the lines (not part of
+    /// the record a child sends its parent).
+    pub histogram: Option<String>,
 }
 
 impl BenchResult {
@@ -46,6 +49,7 @@ impl BenchResult {
             over_1ms: 0,
             peak_rss_kib: None,
             message: String::new(),
+            histogram: None,
         }
     }
 
@@ -142,6 +146,7 @@ impl BenchResult {
             over_1ms: over.parse().ok()?,
             peak_rss_kib: optional(rss)?,
             message: message.to_string(),
+            histogram: None,
         })
     }
 }
@@ -157,6 +162,15 @@ fn optional<T: std::str::FromStr>(field: &str) -> Option<Option<T>> {
 
 /// Marks a machine-readable line in a child's output.
 pub const RECORD_PREFIX: &str = "@@result\t";
+
+/// Bytes as KiB below 1 MiB, else MiB.
+pub fn size(bytes: f64) -> String {
+    if bytes < 1_048_576.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{:.2} MiB", bytes / 1_048_576.0)
+    }
+}
 
 /// Nanoseconds as µs below 1 ms, else ms.
 pub fn duration(ns: u64) -> String {
@@ -268,6 +282,7 @@ mod tests {
             over_1ms: 178,
             peak_rss_kib: Some(40_960),
             message: "(1000 ops)".to_string(),
+            histogram: None,
         }
     }
 

@@ -101,6 +101,7 @@ impl Stats {
             over_1ms: self.hist.over_1ms(),
             peak_rss_kib: None,
             message: self.message,
+            histogram: None,
         }
     }
 }
@@ -205,15 +206,15 @@ impl<'a> Runner<'a> {
             sync,
             sequential,
         };
-        let (fresh, method, op): (bool, Method, Op) = match name {
-            "fillseq" => (true, do_write, write(num, false, true)),
+        let (method, op): (Method, Op) = match name {
+            "fillseq" => (do_write, write(num, false, true)),
             // LevelDB 1.23's db_bench divides by 1000 here (its comment says N/100).
-            "fillsync" => (true, do_write, write((num / 1000).max(1), true, false)),
-            "fillrandom" => (true, do_write, write(num, false, false)),
-            "overwrite" => (false, do_write, write(num, false, false)),
-            "readrandom" => (false, read_random, write(reads, false, false)),
-            "readmissing" => (false, read_missing, write(reads, false, false)),
-            "readseq" => (false, read_seq, write(reads, false, true)),
+            "fillsync" => (do_write, write((num / 1000).max(1), true, false)),
+            "fillrandom" => (do_write, write(num, false, false)),
+            "overwrite" => (do_write, write(num, false, false)),
+            "readrandom" => (read_random, write(reads, false, false)),
+            "readmissing" => (read_missing, write(reads, false, false)),
+            "readseq" => (read_seq, write(reads, false, true)),
             "flush" => {
                 if flags.use_existing_db {
                     return Ok(skipped_existing(name));
@@ -222,7 +223,7 @@ impl<'a> Runner<'a> {
             }
             _ => return Err(format!("unknown benchmark '{name}'")),
         };
-        if fresh {
+        if starts_fresh(name) {
             if flags.use_existing_db {
                 return Ok(skipped_existing(name));
             }
@@ -295,11 +296,15 @@ impl<'a> Runner<'a> {
         let histogram = self.flags.histogram.then(|| stats.hist.to_leveldb_string());
         let mut result = stats.into_result(name, seconds);
         result.peak_rss_kib = rss::peak_kib();
-        if let Some(h) = histogram {
-            print!("Microseconds per op:\n{h}\n");
-        }
+        result.histogram = histogram;
         Ok(result)
     }
+}
+
+/// Benchmarks that begin by destroying the database: they do not depend on what ran
+/// before them.
+pub fn starts_fresh(name: &str) -> bool {
+    matches!(name, "fillseq" | "fillsync" | "fillrandom" | "flush")
 }
 
 /// Where engine `which` keeps its database under `--db`.
