@@ -155,10 +155,23 @@ fn run_both(flags: &Flags, args: &[String]) -> u8 {
     if let [silt, level] = results.as_slice() {
         println!("== side by side: ratio = siltdb / leveldb (below 1: siltdb faster or smaller); s = siltdb, l = leveldb ==");
         print!("{}", report::side_by_side(silt, level, &flags.benchmarks));
-        let peak = |list: &[BenchResult]| list.iter().filter_map(|r| r.peak_rss_kib).max();
+        // Over the benchmarks both engines completed, so that a run cut short does not
+        // look small.
+        let both_ok = |name: &str| {
+            [silt, level].iter().all(|list| {
+                list.iter()
+                    .any(|r| r.name == name && r.status == Status::Ok)
+            })
+        };
+        let peak = |list: &[BenchResult]| {
+            list.iter()
+                .filter(|r| both_ok(&r.name))
+                .filter_map(|r| r.peak_rss_kib)
+                .max()
+        };
         if let (Some(s), Some(l)) = (peak(silt), peak(level)) {
             println!(
-                "peak RSS over the run: siltdb {:.1} MiB, leveldb {:.1} MiB, ratio {:.2}",
+                "peak RSS over the benchmarks both completed: siltdb {:.1} MiB, leveldb {:.1} MiB, ratio {:.2}",
                 s as f64 / 1024.0,
                 l as f64 / 1024.0,
                 s as f64 / l as f64
