@@ -215,6 +215,10 @@ pub fn side_by_side(silt: &[BenchResult], level: &[BenchResult], order: &[String
         let cell = |r: &Option<BenchResult>| match r {
             Some(r) if r.status == Status::Ok => format!("{:.3}", r.micros_per_op),
             Some(r) if matches!(r.status, Status::Skipped(_)) => "skipped".to_string(),
+            Some(BenchResult {
+                status: Status::Failed(why),
+                ..
+            }) if why.starts_with("STALLED") => "STALLED".to_string(),
             Some(_) => "FAILED".to_string(),
             None => "-".to_string(),
         };
