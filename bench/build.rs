@@ -44,9 +44,13 @@ fn find_leveldb() -> Option<PathBuf> {
         dirs.push(base.into());
     }
     dirs.push("/usr/lib64".into());
-    dirs.into_iter().find(|dir| {
-        ["libleveldb.so", "libleveldb.a", "libleveldb.dylib"]
+    // Shared libraries only: the static archive would also need libstdc++ and snappy.
+    let found = dirs.into_iter().find_map(|dir| {
+        ["libleveldb.so", "libleveldb.dylib"]
             .iter()
-            .any(|name| dir.join(name).exists())
-    })
+            .map(|name| dir.join(name))
+            .find(|lib| lib.exists())
+    })?;
+    println!("cargo:rerun-if-changed={}", found.display());
+    found.parent().map(Path::to_path_buf)
 }
