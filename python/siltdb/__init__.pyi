@@ -198,6 +198,10 @@ class DB:
 
         With wait=True, returns after the listener's on_flush_completed has run.
         """
+    def compact_range(
+        self, start: Optional[_BytesLike] = None, stop: Optional[_BytesLike] = None
+    ) -> None:
+        """Compact [start, stop] (None = open end) after flushing the memtable."""
     def close(self) -> None:
         """Wait for background work, sync the log and release the lock. Idempotent.
 

@@ -187,6 +187,25 @@ impl PyDb {
             .map_err(|e| to_py_err(py, e))
     }
 
+    /// Compact the key range [start, stop] (None = open end) after flushing the memtable.
+    ///
+    /// Afterwards the range's data sits on one level with no overlapping files, and
+    /// space held by overwritten and deleted keys is reclaimed.
+    #[pyo3(signature = (start = None, stop = None))]
+    fn compact_range(
+        &self,
+        py: Python<'_>,
+        start: Option<&Bound<'_, PyAny>>,
+        stop: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let start = start.map(|k| to_bytes(k, "start")).transpose()?;
+        let stop = stop.map(|k| to_bytes(k, "stop")).transpose()?;
+        let start = start.as_ref().map(|b| b.as_bytes());
+        let stop = stop.as_ref().map(|b| b.as_bytes());
+        py.detach(|| self.db.compact_range(start, stop))
+            .map_err(|e| to_py_err(py, e))
+    }
+
     /// Wait for background work, sync the log and release the directory's lock.
     ///
     /// Pending listener events are delivered first; afterwards no callback runs and the

@@ -136,6 +136,9 @@ pub(crate) struct DbInner {
     log: Mutex<Option<log::Writer>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     lock: Mutex<Option<FileLock>>,
+    /// Held for the whole of `close`, so a second `close` returns only once the first
+    /// has finished (threads stopped, events delivered, LOCK released).
+    closing: Mutex<()>,
 }
 
 impl Db {
@@ -184,6 +187,7 @@ impl DbInner {
                 "close called from inside an event listener callback".to_string(),
             ));
         }
+        let _closing = self.closing.lock();
         // A failed shutdown flush still closes: the WAL keeps the data.
         let mut result = Ok(());
         if self.options.flush_on_close && !self.state.lock().closed {

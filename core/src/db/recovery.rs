@@ -98,6 +98,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         log: Mutex::new(None),
         worker: Mutex::new(None),
         lock: Mutex::new(Some(lock)),
+        closing: Mutex::new(()),
         options,
     });
     let recovered = {
