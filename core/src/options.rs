@@ -41,6 +41,10 @@ pub struct Options {
     pub bloom_bits_per_key: usize,
     /// Level-0 file count at which a compaction into level 1 starts (4).
     pub level0_file_num_compaction_trigger: usize,
+    /// Memtables held in memory at once: the active one plus up to this minus one sealed
+    /// ones waiting for their flush (2, RocksDB's name). More lets writers keep going
+    /// while a slow flush runs, at the cost of memory.
+    pub max_write_buffer_number: usize,
     /// Level-0 file count at which each write is delayed by 1 ms (8).
     pub level0_slowdown_writes_trigger: usize,
     /// Level-0 file count at which writes wait for compaction (12).
@@ -68,6 +72,7 @@ impl Default for Options {
             compression: CompressionType::Snappy,
             bloom_bits_per_key: 10,
             level0_file_num_compaction_trigger: 4,
+            max_write_buffer_number: 2,
             level0_slowdown_writes_trigger: 8,
             level0_stop_writes_trigger: 12,
             fs: Arc::new(PosixFs),
@@ -101,6 +106,9 @@ impl Options {
         }
         if self.max_file_size == 0 {
             return bad("max_file_size must be at least 1 byte");
+        }
+        if self.max_write_buffer_number < 2 {
+            return bad("max_write_buffer_number must be at least 2");
         }
         if self.level0_file_num_compaction_trigger == 0 {
             return bad("level0_file_num_compaction_trigger must be at least 1");

@@ -73,7 +73,7 @@ struct ImmutableMemTable {
 /// Mutable state, guarded by `DbInner::state`.
 struct DbState {
     mem: Arc<MemTable>,
-    /// Oldest first. Its capacity is `MAX_IMMUTABLE_MEMTABLES`.
+    /// Oldest first; at most `max_write_buffer_number - 1` of them.
     imm: VecDeque<ImmutableMemTable>,
     versions: VersionSet,
     /// Sticky: set by `record_background_error`, cleared only by reopening.
@@ -113,9 +113,6 @@ struct Counters {
     write_stalls: u64,
     write_stall_micros: u64,
 }
-
-/// How many sealed memtables may wait for their flush before writers wait.
-const MAX_IMMUTABLE_MEMTABLES: usize = 1;
 
 pub(crate) struct DbInner {
     dir: PathBuf,
