@@ -17,10 +17,12 @@ fn sizes_follow_the_data_in_each_range() {
     let w = WriteOptions::default();
     // 1000 keys of ~1 KiB under "a", 100 under "b".
     for i in 0..1000 {
-        db.put(&w, format!("a{i:05}").as_bytes(), &[b'x'; 1000]).expect("put");
+        db.put(&w, format!("a{i:05}").as_bytes(), &[b'x'; 1000])
+            .expect("put");
     }
     for i in 0..100 {
-        db.put(&w, format!("b{i:05}").as_bytes(), &[b'y'; 1000]).expect("put");
+        db.put(&w, format!("b{i:05}").as_bytes(), &[b'y'; 1000])
+            .expect("put");
     }
     assert_eq!(
         db.approximate_sizes(&[(b"a", b"c")]).expect("sizes"),

@@ -30,7 +30,10 @@ fn destroy_db_deletes_db_files_and_keeps_strangers() {
     assert_eq!(left, vec!["notes.txt".to_string()]);
 
     std::fs::remove_file(path.join("notes.txt")).expect("remove");
-    Db::open(&path, opts.clone()).expect("open").close().expect("close");
+    Db::open(&path, opts.clone())
+        .expect("open")
+        .close()
+        .expect("close");
     destroy_db(&path, &opts).expect("destroy");
     assert!(!path.exists(), "an emptied directory is removed");
     // Destroying what does not exist is fine.

@@ -53,7 +53,11 @@ fn read_generation(db: &Db, reverse: bool) -> Option<u64> {
     assert_eq!(seen.len() as u64, KEYS, "every key present");
     let generation = seen[0].1;
     for (n, (k, g, v)) in seen.iter().enumerate() {
-        let i = if reverse { KEYS - 1 - n as u64 } else { n as u64 };
+        let i = if reverse {
+            KEYS - 1 - n as u64
+        } else {
+            n as u64
+        };
         assert_eq!(k, &key(i), "key order");
         assert_eq!(*g, generation, "one generation per iterator (key {i})");
         assert_eq!(v, &value(generation, i));
@@ -115,7 +119,10 @@ fn iterators_see_one_generation_while_files_are_replaced() {
     let written = writer.join().expect("writer");
     let compactions = compactor.join().expect("compactor");
     assert!(compactions > 0, "compactions ran");
-    assert!(generations.len() > 3, "iterators ran meanwhile: {generations:?}");
+    assert!(
+        generations.len() > 3,
+        "iterators ran meanwhile: {generations:?}"
+    );
     assert!(
         generations.windows(2).all(|w| w[0] <= w[1]),
         "later iterators never see older data: {generations:?}"

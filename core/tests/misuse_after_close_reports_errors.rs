@@ -41,10 +41,15 @@ fn iterator_after_close_is_invalid_with_closed_status() {
         ErrorKind::Closed
     );
     assert_eq!(
-        db.get(&ReadOptions::at(&snap), b"k1").expect_err("get").kind(),
+        db.get(&ReadOptions::at(&snap), b"k1")
+            .expect_err("get")
+            .kind(),
         ErrorKind::Closed
     );
-    assert_eq!(db.snapshot().expect_err("snapshot").kind(), ErrorKind::Closed);
+    assert_eq!(
+        db.snapshot().expect_err("snapshot").kind(),
+        ErrorKind::Closed
+    );
     // Releasing a snapshot of a closed (or dropped) database is harmless.
     drop(snap);
     drop(db);
@@ -76,7 +81,9 @@ fn snapshot_of_another_database_is_invalid_argument() {
     put(&db1, b"a", b"1");
     put(&db2, b"a", b"2");
     let s1 = db1.snapshot().expect("snapshot");
-    let err = db2.get(&ReadOptions::at(&s1), b"a").expect_err("foreign snapshot");
+    let err = db2
+        .get(&ReadOptions::at(&s1), b"a")
+        .expect_err("foreign snapshot");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         db1.get(&ReadOptions::at(&s1), b"a").expect("own snapshot"),

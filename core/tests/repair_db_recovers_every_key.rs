@@ -36,7 +36,10 @@ fn repair_after_losing_manifest_and_current_restores_all_keys() {
     // The tail stays in the WAL.
     db.put(&w, b"wal-only", b"from the log").expect("put");
     model.insert(b"wal-only".to_vec(), b"from the log".to_vec());
-    assert_eq!(repair_db(path, &opts).expect_err("open").kind(), ErrorKind::Busy);
+    assert_eq!(
+        repair_db(path, &opts).expect_err("open").kind(),
+        ErrorKind::Busy
+    );
     db.close().expect("close");
     assert!(!files_of_type(path, FileType::Table).is_empty());
     assert!(!files_of_type(path, FileType::Log).is_empty());
@@ -49,7 +52,10 @@ fn repair_after_losing_manifest_and_current_restores_all_keys() {
         create_if_missing: false,
         ..opts.clone()
     };
-    assert!(Db::open(path, opts_no_create.clone()).is_err(), "broken before repair");
+    assert!(
+        Db::open(path, opts_no_create.clone()).is_err(),
+        "broken before repair"
+    );
 
     repair_db(path, &opts).expect("repair");
     let db = Db::open(path, opts_no_create).expect("open after repair");

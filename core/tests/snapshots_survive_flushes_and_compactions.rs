@@ -34,7 +34,8 @@ fn snapshot_reads_survive_flush_and_compact_range() {
         if i % 2 == 0 {
             put(&db, &key(i), format!("new{i}").as_bytes());
         } else {
-            db.delete(&WriteOptions::default(), &key(i)).expect("delete");
+            db.delete(&WriteOptions::default(), &key(i))
+                .expect("delete");
         }
     }
     db.delete(&WriteOptions::default(), b"only-in-memtable")
@@ -85,11 +86,20 @@ fn snapshot_reads_survive_flush_and_compact_range() {
     let id = snap.id();
     snap.release();
     let err = db
-        .get(&ReadOptions { snapshot: Some(id), ..ReadOptions::default() }, &key(0))
+        .get(
+            &ReadOptions {
+                snapshot: Some(id),
+                ..ReadOptions::default()
+            },
+            &key(0),
+        )
         .expect_err("released snapshot");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     let err = db
-        .iter(&ReadOptions { snapshot: Some(id), ..ReadOptions::default() })
+        .iter(&ReadOptions {
+            snapshot: Some(id),
+            ..ReadOptions::default()
+        })
         .expect_err("released snapshot");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
@@ -106,10 +116,19 @@ fn two_snapshots_read_their_own_sequences() {
     db.flush(&FlushOptions::default()).expect("flush");
     db.compact_range(None, None).expect("compact");
     assert!(s1.sequence() < s2.sequence());
-    assert_eq!(db.get(&ReadOptions::at(&s1), b"k").expect("get"), Some(b"1".to_vec()));
-    assert_eq!(db.get(&ReadOptions::at(&s2), b"k").expect("get"), Some(b"2".to_vec()));
+    assert_eq!(
+        db.get(&ReadOptions::at(&s1), b"k").expect("get"),
+        Some(b"1".to_vec())
+    );
+    assert_eq!(
+        db.get(&ReadOptions::at(&s2), b"k").expect("get"),
+        Some(b"2".to_vec())
+    );
     drop(s1);
     db.compact_range(None, None).expect("compact");
-    assert_eq!(db.get(&ReadOptions::at(&s2), b"k").expect("get"), Some(b"2".to_vec()));
+    assert_eq!(
+        db.get(&ReadOptions::at(&s2), b"k").expect("get"),
+        Some(b"2".to_vec())
+    );
     assert_eq!(common::get(&db, b"k"), Some(b"3".to_vec()));
 }

@@ -37,7 +37,10 @@ fn torn_batch_record_leaves_no_part_of_the_batch() {
     db.write(&sync, &batch).expect("write");
     db.close().expect("close");
     let size_after = std::fs::metadata(&wal).expect("metadata").len();
-    assert!(size_after > size_before + (64 << 10), "the batch spans blocks");
+    assert!(
+        size_after > size_before + (64 << 10),
+        "the batch spans blocks"
+    );
 
     // Tear the record in its middle, as a crash during the append would.
     let torn = size_before + (size_after - size_before) / 2;

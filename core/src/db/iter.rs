@@ -285,8 +285,7 @@ impl DbIterator {
                 return;
             };
             if ikey.sequence <= self.sequence {
-                if value_type != ValueType::Deletion && ikey.user_key < self.saved_key.as_slice()
-                {
+                if value_type != ValueType::Deletion && ikey.user_key < self.saved_key.as_slice() {
                     // A visible value for `saved_key` is found and this is an older key.
                     break;
                 }

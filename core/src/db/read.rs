@@ -11,7 +11,8 @@ use super::{Db, DbInner};
 use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::key::{
-    compare_internal_keys, make_internal_key, LookupResult, SequenceNumber, VALUE_TYPE_FOR_SEEK};
+    compare_internal_keys, make_internal_key, LookupResult, SequenceNumber, VALUE_TYPE_FOR_SEEK,
+};
 use crate::memtable::MemTable;
 use crate::options::ReadOptions;
 use crate::table::MergingIterator;
@@ -92,9 +93,11 @@ impl DbInner {
             children.push(Box::new(mem.iter()));
         }
         for f in view.version.files[0].iter().rev() {
-            children.push(Box::new(
-                this.table_cache.iter(&read, f.number, f.file_size)?,
-            ));
+            children.push(Box::new(this.table_cache.iter(
+                &read,
+                f.number,
+                f.file_size,
+            )?));
         }
         for level in 1..NUM_LEVELS {
             let files = &view.version.files[level];

@@ -138,9 +138,8 @@ impl Repairer {
         let mut max_sequence = SequenceNumber(0);
         while it.valid() {
             let key = it.key();
-            let parsed = parse_internal_key(key).ok_or_else(|| {
-                Error::corruption(format!("{name}: unparsable internal key"))
-            })?;
+            let parsed = parse_internal_key(key)
+                .ok_or_else(|| Error::corruption(format!("{name}: unparsable internal key")))?;
             max_sequence = max_sequence.max(parsed.sequence);
             if smallest.is_none() {
                 smallest = Some(key.to_vec());
@@ -177,7 +176,8 @@ impl Repairer {
                         continue;
                     };
                     if batch.insert_into(&mem).is_ok() && batch.count() > 0 {
-                        let last = SequenceNumber(batch.sequence().0 + u64::from(batch.count()) - 1);
+                        let last =
+                            SequenceNumber(batch.sequence().0 + u64::from(batch.count()) - 1);
                         max_sequence = max_sequence.max(last);
                     }
                 }
