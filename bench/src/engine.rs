@@ -93,6 +93,7 @@ impl SiltEngine {
         let read = ReadOptions {
             verify_checksums: false,
             fill_cache: true,
+            snapshot: None,
         };
         Ok(SiltEngine { db, read })
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::events::EventListener;
 use crate::fs::{FileSystem, PosixFs};
+use crate::{Snapshot, SnapshotId};
 
 /// How table blocks are compressed. The values are LevelDB's on-disk block types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,13 +162,16 @@ pub struct WriteOptions {
     pub sync: bool,
 }
 
-/// Options for one read.
+/// Options for one read (`Db::get`, `Db::iter`). `Copy`: a snapshot is named by its id.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
     /// Verify block checksums (default true, unlike LevelDB; forced on by `paranoid_checks`).
     pub verify_checksums: bool,
     /// Keep blocks read for this call in the block cache.
     pub fill_cache: bool,
+    /// Read as of this snapshot (from `Db::snapshot`) instead of the latest state. A
+    /// released snapshot, or one of another database, is an InvalidArgument error.
+    pub snapshot: Option<SnapshotId>,
 }
 
 impl Default for ReadOptions {
@@ -175,6 +179,17 @@ impl Default for ReadOptions {
         ReadOptions {
             verify_checksums: true,
             fill_cache: true,
+            snapshot: None,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Default options reading at `snapshot`.
+    pub fn at(snapshot: &Snapshot) -> ReadOptions {
+        ReadOptions {
+            snapshot: Some(snapshot.id()),
+            ..ReadOptions::default()
         }
     }
 }

@@ -20,9 +20,10 @@ use crate::version::{Compaction, FileMetaData};
 
 /// The oldest sequence number a reader may still read at. An entry hidden from it by a
 /// newer version of the same key, or a tombstone at or below it with nothing left to
-/// hide, can be dropped. Without snapshots every read is at the latest sequence.
+/// hide, can be dropped: the oldest live snapshot, or the latest sequence without one.
+/// (Iterators register no snapshot: they read the files of their own version.)
 pub(super) fn smallest_live_snapshot(st: &DbState) -> SequenceNumber {
-    st.versions.last_sequence()
+    super::snapshot::oldest_snapshot(st).unwrap_or_else(|| st.versions.last_sequence())
 }
 
 /// Input entries a running compaction processes between two looks (under the lock) for

@@ -8,16 +8,25 @@
 
 mod background;
 mod compaction;
+mod destroy;
 mod flush;
+mod iter;
 mod manual;
 mod notifier;
 mod obsolete;
 mod properties;
 mod read;
 mod recovery;
+mod repair;
+mod snapshot;
 mod write;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+pub use destroy::destroy_db;
+pub use iter::{DbIterator, Entries};
+pub use repair::repair_db;
+pub use snapshot::{Snapshot, SnapshotId};
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,6 +39,7 @@ use crate::events::{CompactionStats, FlushReason, WriteStallCondition};
 use crate::filename::FileNumber;
 use crate::fs::{FileLock, FileSystem};
 use crate::info_log::InfoLog;
+use crate::key::SequenceNumber;
 use crate::log;
 use crate::memtable::MemTable;
 use crate::options::{FlushOptions, Options};
@@ -97,6 +107,8 @@ struct DbState {
     write_results: HashMap<u64, Result<()>>,
     next_writer_id: u64,
     closed: bool,
+    /// Live snapshots and the sequence each reads at (see snapshot.rs).
+    snapshots: BTreeMap<SnapshotId, SequenceNumber>,
     /// Numbers flush and compaction jobs for events.
     next_job_id: u64,
     counters: Counters,
@@ -216,6 +228,11 @@ impl DbInner {
         self.info_log.log("closed");
         self.lock.lock().take();
         result
+    }
+
+    /// True once `close` has stopped the engine: iterators check it on every move.
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     /// `Err(Closed)` once `close` has begun.

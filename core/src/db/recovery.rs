@@ -88,6 +88,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
             write_results: HashMap::new(),
             next_writer_id: 0,
             closed: false,
+            snapshots: Default::default(),
             next_job_id: 0,
             counters: Counters::default(),
             stall_condition: WriteStallCondition::Normal,

@@ -231,6 +231,7 @@ impl Compaction {
         let read = ReadOptions {
             verify_checksums: true,
             fill_cache: false,
+            snapshot: None,
         };
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         for (which, files) in self.inputs.iter().enumerate() {
