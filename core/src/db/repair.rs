@@ -187,13 +187,12 @@ impl Repairer {
         if mem.is_empty() {
             return Ok(None);
         }
-        let mut it = mem.iter();
         let built = build_table(
             &self.dir,
             &*self.fs,
             &self.options,
             &self.table_cache,
-            &mut it as &mut dyn InternalIterator,
+            &mem,
             table_number,
         )?;
         self.table_cache.evict(table_number);
