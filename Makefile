@@ -25,19 +25,19 @@ LINK_STATIC  := $(RELEASE)/libsiltdb.a -lpthread -ldl -lm
 C_TESTS      := $(wildcard tests/c/*.c)
 
 .PHONY: help test demo header clean rust-checks lib c-tests ctypes-example venv python-module \
-        python-tests
+        python-tests bench bench-python
 
 help:
 	@echo "make demo    build everything and run the examples in examples/c and examples/python"
 	@echo "make test    fmt, clippy, cargo tests, C tests (shared + static), ctypes example,"
 	@echo "             Python tests"
 	@echo "make header  regenerate include/siltdb.h from capi/"
+	@echo "make bench   db_bench: siltdb and LevelDB side by side (bench-python: vs plyvel)"
 	@echo "make clean   remove build outputs and the .venv"
 
 # No trailing message: pytest's summary stays the last line of the run.
 test: rust-checks c-tests ctypes-example python-tests
 
-# observe_flush.py comes with the Python listener API; run it once it exists.
 demo: lib python-module
 	@mkdir -p $(BUILD)
 	$(CC) $(C_FLAGS) examples/c/hello.c -o $(BUILD)/hello $(LINK_SHARED)
@@ -47,15 +47,24 @@ demo: lib python-module
 	$(CC) $(C_FLAGS) examples/c/observe_flush.c -o $(BUILD)/observe_flush $(LINK_SHARED)
 	rm -rf $(BUILD)/observe-c && mkdir -p $(BUILD)/observe-c
 	$(BUILD)/observe_flush $(BUILD)/observe-c
-	@if [ -f examples/python/observe_flush.py ]; then \
-	    echo "$(VPY) examples/python/observe_flush.py"; \
-	    $(VPY) examples/python/observe_flush.py; \
-	fi
+	$(VPY) examples/python/observe_flush.py
 
 rust-checks:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+	# The 2-million-random-key load runs in release (its debug twin runs 200,000 keys).
+	$(CARGO) test --release -p siltdb --test compaction_keeps_random_load_flowing
+
+# Not part of `make test`: benchmarks take minutes and their figures are machine-bound.
+bench:
+	$(CARGO) run --release -p siltdb-bench -- --num=1000000
+	$(CARGO) run --release -p siltdb-bench -- --benchmarks=flush --write_buffer_size=4194304
+	$(CARGO) run --release -p siltdb-bench -- --benchmarks=flush --write_buffer_size=67108864
+
+bench-python: python-module
+	$(VPY) -m pip install -q --no-binary plyvel plyvel || echo "plyvel not built: bench_python.py reports it SKIPPED"
+	$(VPY) bench/python/bench_python.py --num=1000000
 
 lib:
 	$(CARGO) build --release -p siltdb-capi

@@ -409,6 +409,20 @@ void siltdb_options_set_block_size(struct siltdb_options_t *opts, size_t bytes);
 void siltdb_options_set_max_open_files(struct siltdb_options_t *opts, int v);
 
 /**
+ * Level-0 file count at which each write is delayed by 1 ms (default 8), reported as
+ * SILTDB_STALL_DELAYED. Must not exceed the stop trigger, or `siltdb_open` fails with
+ * SILTDB_INVALID_ARGUMENT, as does a negative value.
+ */
+void siltdb_options_set_level0_slowdown_writes_trigger(struct siltdb_options_t *opts, int v);
+
+/**
+ * Level-0 file count at which writes wait for compaction (default 12), reported as
+ * SILTDB_STALL_STOPPED. 0 or a negative value makes `siltdb_open` fail with
+ * SILTDB_INVALID_ARGUMENT.
+ */
+void siltdb_options_set_level0_stop_writes_trigger(struct siltdb_options_t *opts, int v);
+
+/**
  * Flush the memtable when the database closes, so the data is in table files rather than
  * only in the log (a flush with reason SILTDB_FLUSH_SHUTDOWN; default 0).
  */

@@ -29,9 +29,9 @@ pub const SILTDB_STALL_STOPPED: i32 = 2;
 pub const SILTDB_STALL_CAUSE_NONE: i32 = 0;
 /// Write-stall cause: the memtable is full and the previous one is still being flushed.
 pub const SILTDB_STALL_CAUSE_MEMTABLE_LIMIT: i32 = 1;
-/// Write-stall cause: level 0 holds level0_slowdown_writes_trigger (8) files or more.
+/// Write-stall cause: level 0 holds level0_slowdown_writes_trigger files (default 8).
 pub const SILTDB_STALL_CAUSE_LEVEL0_SLOWDOWN: i32 = 2;
-/// Write-stall cause: level 0 holds level0_stop_writes_trigger (12) files or more.
+/// Write-stall cause: level 0 holds level0_stop_writes_trigger files (default 12).
 pub const SILTDB_STALL_CAUSE_LEVEL0_STOP: i32 = 3;
 
 /// One flush (minor compaction), passed to the callbacks of

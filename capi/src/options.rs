@@ -22,6 +22,8 @@ pub struct siltdb_options_t {
     compression: c_int,
     bloom_bits_per_key: c_int,
     max_open_files: c_int,
+    level0_slowdown_writes_trigger: c_int,
+    level0_stop_writes_trigger: c_int,
     /// Registered as one engine listener by each open.
     listeners: CListeners,
 }
@@ -34,8 +36,10 @@ impl siltdb_options_t {
                 CompressionType::None => SILTDB_NO_COMPRESSION,
                 CompressionType::Snappy => SILTDB_SNAPPY_COMPRESSION,
             },
-            bloom_bits_per_key: c_int::try_from(engine.bloom_bits_per_key).unwrap_or(c_int::MAX),
-            max_open_files: c_int::try_from(engine.max_open_files).unwrap_or(c_int::MAX),
+            bloom_bits_per_key: as_c_int(engine.bloom_bits_per_key),
+            max_open_files: as_c_int(engine.max_open_files),
+            level0_slowdown_writes_trigger: as_c_int(engine.level0_slowdown_writes_trigger),
+            level0_stop_writes_trigger: as_c_int(engine.level0_stop_writes_trigger),
             listeners: CListeners::default(),
             engine,
         }
@@ -60,15 +64,27 @@ impl siltdb_options_t {
                 self.bloom_bits_per_key
             ))
         })?;
-        options.max_open_files = usize::try_from(self.max_open_files).map_err(|_| {
-            Failure::invalid_argument(format!(
-                "max_open_files {} is negative",
-                self.max_open_files
-            ))
-        })?;
+        options.max_open_files = count("max_open_files", self.max_open_files)?;
+        options.level0_slowdown_writes_trigger = count(
+            "level0_slowdown_writes_trigger",
+            self.level0_slowdown_writes_trigger,
+        )?;
+        options.level0_stop_writes_trigger = count(
+            "level0_stop_writes_trigger",
+            self.level0_stop_writes_trigger,
+        )?;
         options.listeners.extend(self.listeners.to_listener());
         Ok(options)
     }
+}
+
+fn as_c_int(v: usize) -> c_int {
+    c_int::try_from(v).unwrap_or(c_int::MAX)
+}
+
+/// A count C passed as an int: negative is INVALID_ARGUMENT naming the setting.
+fn count(name: &str, v: c_int) -> Result<usize, Failure> {
+    usize::try_from(v).map_err(|_| Failure::invalid_argument(format!("{name} {v} is negative")))
 }
 
 /// Applies `set` to the options behind `opts`; NULL is a no-op, and a panic is swallowed
@@ -179,6 +195,30 @@ pub unsafe extern "C" fn siltdb_options_set_block_size(opts: *mut siltdb_options
 pub unsafe extern "C" fn siltdb_options_set_max_open_files(opts: *mut siltdb_options_t, v: c_int) {
     // SAFETY: header contract: NULL or a live handle from its _create.
     unsafe { set(opts, |o| o.max_open_files = v) }
+}
+
+/// Level-0 file count at which each write is delayed by 1 ms (default 8), reported as
+/// SILTDB_STALL_DELAYED. Must not exceed the stop trigger, or `siltdb_open` fails with
+/// SILTDB_INVALID_ARGUMENT, as does a negative value.
+#[no_mangle]
+pub unsafe extern "C" fn siltdb_options_set_level0_slowdown_writes_trigger(
+    opts: *mut siltdb_options_t,
+    v: c_int,
+) {
+    // SAFETY: header contract: NULL or a live handle from its _create.
+    unsafe { set(opts, |o| o.level0_slowdown_writes_trigger = v) }
+}
+
+/// Level-0 file count at which writes wait for compaction (default 12), reported as
+/// SILTDB_STALL_STOPPED. 0 or a negative value makes `siltdb_open` fail with
+/// SILTDB_INVALID_ARGUMENT.
+#[no_mangle]
+pub unsafe extern "C" fn siltdb_options_set_level0_stop_writes_trigger(
+    opts: *mut siltdb_options_t,
+    v: c_int,
+) {
+    // SAFETY: header contract: NULL or a live handle from its _create.
+    unsafe { set(opts, |o| o.level0_stop_writes_trigger = v) }
 }
 
 /// Flush the memtable when the database closes, so the data is in table files rather than
@@ -319,6 +359,9 @@ mod tests {
         opts.bloom_bits_per_key = 0;
         opts.max_open_files = -5;
         assert!(failure_of(&opts).contains("max_open_files -5"));
+        opts.max_open_files = 10;
+        opts.level0_slowdown_writes_trigger = -1;
+        assert!(failure_of(&opts).contains("level0_slowdown_writes_trigger -1 is negative"));
     }
 
     #[test]

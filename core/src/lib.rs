@@ -20,7 +20,7 @@ pub mod table;
 pub mod version;
 
 pub use batch::WriteBatch;
-pub use db::Db;
+pub use db::{destroy_db, repair_db, Db, DbIterator, Entries, Snapshot, SnapshotId};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{
     CompactionJobInfo, CompactionStats, DbStats, EventListener, FlushJobInfo, FlushReason,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::events::EventListener;
 use crate::fs::{FileSystem, PosixFs};
+use crate::{Snapshot, SnapshotId};
 
 /// How table blocks are compressed. The values are LevelDB's on-disk block types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +40,12 @@ pub struct Options {
     pub compression: CompressionType,
     /// Bloom filter bits per key for new tables; 0 writes no filter (10).
     pub bloom_bits_per_key: usize,
+    /// Level-0 file count at which a compaction into level 1 starts (4).
+    pub level0_file_num_compaction_trigger: usize,
+    /// Memtables held in memory at once: the active one plus up to this minus one sealed
+    /// ones waiting for their flush (2, RocksDB's name). More lets writers keep going
+    /// while a slow flush runs, at the cost of memory.
+    pub max_write_buffer_number: usize,
     /// Level-0 file count at which each write is delayed by 1 ms (8).
     pub level0_slowdown_writes_trigger: usize,
     /// Level-0 file count at which writes wait for compaction (12).
@@ -65,6 +72,8 @@ impl Default for Options {
             max_file_size: 2 << 20,
             compression: CompressionType::Snappy,
             bloom_bits_per_key: 10,
+            level0_file_num_compaction_trigger: 4,
+            max_write_buffer_number: 2,
             level0_slowdown_writes_trigger: 8,
             level0_stop_writes_trigger: 12,
             fs: Arc::new(PosixFs),
@@ -99,6 +108,12 @@ impl Options {
         if self.max_file_size == 0 {
             return bad("max_file_size must be at least 1 byte");
         }
+        if self.max_write_buffer_number < 2 {
+            return bad("max_write_buffer_number must be at least 2");
+        }
+        if self.level0_file_num_compaction_trigger == 0 {
+            return bad("level0_file_num_compaction_trigger must be at least 1");
+        }
         if self.level0_stop_writes_trigger == 0
             || self.level0_slowdown_writes_trigger > self.level0_stop_writes_trigger
         {
@@ -122,6 +137,10 @@ impl fmt::Debug for Options {
             .field("compression", &self.compression)
             .field("bloom_bits_per_key", &self.bloom_bits_per_key)
             .field(
+                "level0_file_num_compaction_trigger",
+                &self.level0_file_num_compaction_trigger,
+            )
+            .field(
                 "level0_slowdown_writes_trigger",
                 &self.level0_slowdown_writes_trigger,
             )
@@ -143,13 +162,16 @@ pub struct WriteOptions {
     pub sync: bool,
 }
 
-/// Options for one read.
+/// Options for one read (`Db::get`, `Db::iter`). `Copy`: a snapshot is named by its id.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
     /// Verify block checksums (default true, unlike LevelDB; forced on by `paranoid_checks`).
     pub verify_checksums: bool,
     /// Keep blocks read for this call in the block cache.
     pub fill_cache: bool,
+    /// Read as of this snapshot (from `Db::snapshot`) instead of the latest state. A
+    /// released snapshot, or one of another database, is an InvalidArgument error.
+    pub snapshot: Option<SnapshotId>,
 }
 
 impl Default for ReadOptions {
@@ -157,6 +179,17 @@ impl Default for ReadOptions {
         ReadOptions {
             verify_checksums: true,
             fill_cache: true,
+            snapshot: None,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Default options reading at `snapshot`.
+    pub fn at(snapshot: &Snapshot) -> ReadOptions {
+        ReadOptions {
+            snapshot: Some(snapshot.id()),
+            ..ReadOptions::default()
         }
     }
 }

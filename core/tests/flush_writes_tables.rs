@@ -184,7 +184,12 @@ fn recovery_of_a_large_log_flushes_to_level_0_in_write_buffer_sized_tables() {
         files_of_type(dir.path(), FileType::Table).is_empty(),
         "all data still in the WAL"
     );
-    let db = Db::open(dir.path(), small_buffer()).expect("reopen with a small buffer");
+    // No compaction, so that the level-0 files recovery made stay where it put them.
+    let no_compaction = Options {
+        level0_file_num_compaction_trigger: 1000,
+        ..small_buffer()
+    };
+    let db = Db::open(dir.path(), no_compaction).expect("reopen with a small buffer");
     let tables = files_of_type(dir.path(), FileType::Table);
     assert!(
         tables.len() >= 20,
@@ -203,4 +208,58 @@ fn recovery_of_a_large_log_flushes_to_level_0_in_write_buffer_sized_tables() {
         tables.len(),
         "recovery flushes go to level 0: {levels:?}"
     );
+}
+
+#[test]
+fn several_sealed_memtables_queue_up_and_flush_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = Options {
+        write_buffer_size: 16 << 10,
+        max_write_buffer_number: 5,
+        ..options()
+    };
+    let db = Db::open(dir.path(), opts.clone()).expect("open");
+    let mut most_queued = 0;
+    for i in 0..20_000u64 {
+        put(
+            &db,
+            format!("key{:08}", (i * 7919) % 20_000).as_bytes(),
+            &value_for(i, 60),
+        );
+        if i % 100 == 0 {
+            let queued: usize = db
+                .property("siltdb.num-immutable-mem-table")
+                .and_then(|s| s.parse().ok())
+                .expect("property");
+            assert!(
+                queued <= 4,
+                "at most max_write_buffer_number - 1 sealed: {queued}"
+            );
+            most_queued = most_queued.max(queued);
+        }
+    }
+    db.flush(&FlushOptions { wait: true }).expect("flush");
+    assert_eq!(
+        db.property("siltdb.num-immutable-mem-table"),
+        Some("0".into())
+    );
+    let check = |db: &Db| {
+        for i in 0..20_000u64 {
+            assert_eq!(
+                get(db, format!("key{:08}", (i * 7919) % 20_000).as_bytes()),
+                Some(value_for(i, 60))
+            );
+        }
+    };
+    check(&db);
+    db.close().expect("close");
+    let db = Db::open(dir.path(), opts).expect("reopen");
+    check(&db);
+    println!("most sealed memtables queued at once: {most_queued}");
+    let bad = Options {
+        max_write_buffer_number: 1,
+        ..options()
+    };
+    let err = Db::open(dir.path(), bad).expect_err("invalid");
+    assert!(err.to_string().contains("max_write_buffer_number"), "{err}");
 }

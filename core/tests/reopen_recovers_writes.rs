@@ -220,3 +220,21 @@ fn concurrent_writers_are_all_applied() {
         }
     }
 }
+
+#[test]
+fn a_second_concurrent_close_returns_only_after_the_first_finished() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path(), options()).expect("open");
+        for i in 0..200u64 {
+            put(&db, format!("k{i}").as_bytes(), &value_for(i, 100));
+        }
+        let other = db.clone();
+        let t = std::thread::spawn(move || other.close());
+        db.close().expect("close");
+        // Whichever close returned here, the LOCK is released by now.
+        let reopened = Db::open(dir.path(), options()).expect("LOCK released when close returns");
+        t.join().expect("thread").expect("close");
+        assert_eq!(get(&reopened, b"k7"), Some(value_for(7, 100)));
+    }
+}

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{get, value_for};
+use common::{get, mix64, value_for};
 use siltdb::{Db, FlushOptions, Options, WriteOptions};
 
 const CHILD_ENV: &str = "SILTDB_SIGKILL_CHILD";
@@ -24,10 +24,10 @@ fn child_options() -> Options {
     }
 }
 
-/// Ascending keys: every flush lands below level 0, so the load never reaches the
-/// level-0 stop trigger.
+/// Random-looking keys: flushes overlap, so level 0 fills and compactions run (and get
+/// killed) all the time.
 fn key(i: u64) -> Vec<u8> {
-    format!("k{i:08}").into_bytes()
+    format!("k{:016x}", mix64(i)).into_bytes()
 }
 
 /// Run by the child process only (the parent starts this test binary with `--ignored`).

@@ -2,8 +2,7 @@
  * prints each flush as it happens, one manual flush is triggered, and the per-level table
  * comes from siltdb_get_stats.
  * Build: gcc -std=c11 -Iinclude examples/c/observe_flush.c -Ltarget/release -lsiltdb
- * Run:   ./observe_flush [DIR]   (default: a fresh directory under /tmp, left to inspect;
- *        DIR must not hold a database yet: without major compaction, level 0 fills up) */
+ * Run:   ./observe_flush [DIR]   (default: a fresh directory under /tmp, left to inspect) */
 #define _XOPEN_SOURCE 700
 
 #include <inttypes.h>
@@ -71,7 +70,7 @@ int main(int argc, char **argv) {
     siltdb_options_destroy(opts);
 
     /* Keys in scattered order, so every table spans the key range and overlaps the last:
-     * after the first two (levels 2 and 1) they stay on level 0. */
+     * after the first two (levels 2 and 1) they land on level 0. */
     printf("siltdb %s: writing %d keys with ~100-byte values (write buffer %d KiB) to %s\n",
            siltdb_version(), NKEYS, WRITE_BUFFER / 1024, path);
     char key[32], val[128];
@@ -91,12 +90,13 @@ int main(int argc, char **argv) {
     siltdb_stats_t stats;
     rc = siltdb_get_stats(db, &stats, sizeof stats, &err);
     if (rc != SILTDB_OK) die("siltdb_get_stats", rc, err);
-    printf("level  files      bytes  flushes  written(bytes)  time(us)\n");
+    printf("level  files      bytes     jobs  written(bytes)  time(us)\n");
     for (int level = 0; level < SILTDB_NUM_LEVELS; level++) {
         const siltdb_level_stats_t *l = &stats.levels[level];
         printf("%5d %6" PRIu64 " %10" PRIu64 " %8" PRIu64 " %15" PRIu64 " %9" PRIu64 "\n", level,
                l->files, l->bytes, l->compactions, l->bytes_written, l->compaction_micros);
     }
+    printf("(jobs: flushes and compactions that wrote to the level)\n");
     printf("flushes completed %" PRIu64 ", failed %" PRIu64 ", bytes flushed %" PRIu64
            ", write stalls %" PRIu64 "\n",
            stats.flushes_completed, stats.flushes_failed, stats.bytes_flushed,

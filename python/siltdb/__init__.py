@@ -8,6 +8,11 @@
 
 Every error the engine reports is a subclass of siltdb.Error; using a closed DB
 raises siltdb.ClosedError, which is also a RuntimeError.
+
+To watch flushes, pass DB(..., listener=obj): obj's on_flush_begin(info) and
+on_flush_completed(info) receive a siltdb.FlushInfo, on_write_stall(info) a
+siltdb.WriteStallInfo, on_background_error(err) a siltdb.Error. db.get_property(name)
+and db.stats() report the engine's state.
 """
 
 from ._siltdb import (
@@ -16,10 +21,12 @@ from ._siltdb import (
     ClosedError,
     CorruptionError,
     Error,
+    FlushInfo,
     InvalidArgumentError,
     IOError,
     NotFoundError,
     NotSupportedError,
+    WriteStallInfo,
     __version__,
 )
 
@@ -33,5 +40,7 @@ __all__ = [
     "NotFoundError",
     "NotSupportedError",
     "ClosedError",
+    "FlushInfo",
+    "WriteStallInfo",
     "__version__",
 ]

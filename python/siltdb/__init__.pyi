@@ -3,7 +3,19 @@
 import os
 import sys
 from types import TracebackType
-from typing import Optional, Type, TypeVar, Union, final, overload
+from typing import (
+    Any,
+    List,
+    Literal,
+    Optional,
+    Protocol,
+    Type,
+    TypedDict,
+    TypeVar,
+    Union,
+    final,
+    overload,
+)
 
 if sys.version_info >= (3, 12):
     from collections.abc import Buffer as _BytesLike
@@ -24,6 +36,8 @@ __all__ = [
     "NotFoundError",
     "NotSupportedError",
     "ClosedError",
+    "FlushInfo",
+    "WriteStallInfo",
     "__version__",
 ]
 
@@ -36,7 +50,8 @@ class IOError(Error):
     """The operating system refused an operation on a database file."""
 
 class BusyError(IOError):
-    """The database is locked by another DB object or process."""
+    """The database is locked by another DB object or process, or a listener callback
+    called flush(wait=True) or close(), which would wait for that very callback."""
 
 class CorruptionError(Error):
     """Stored bytes failed a checksum or do not decode."""
@@ -52,6 +67,104 @@ class NotSupportedError(Error):
 
 class ClosedError(Error, RuntimeError):
     """The DB was closed; every call but close() raises this afterwards."""
+
+# Names starting with an underscore exist only for type checkers.
+_FlushReason = Literal["write_buffer_full", "manual", "recovery", "shutdown"]
+_StallCondition = Literal["normal", "delayed", "stopped"]
+_StallCause = Literal["none", "memtable_limit", "level0_slowdown", "level0_stop"]
+
+@final
+class FlushInfo:
+    """One flush (minor compaction), as passed to on_flush_begin and on_flush_completed.
+
+    The begin event knows only job_id, reason, file_number, file_path, num_entries and
+    memtable_bytes; the other fields are zero, empty or False there. Frozen.
+    """
+
+    @property
+    def job_id(self) -> int:
+        """Unique per DB, increasing; shared by a flush's begin and completed events."""
+    @property
+    def reason(self) -> _FlushReason: ...
+    @property
+    def file_number(self) -> int:
+        """The table file's number (0 when an empty memtable produced no file)."""
+    @property
+    def file_path(self) -> str: ...
+    @property
+    def level(self) -> int:
+        """The level the table was placed on."""
+    @property
+    def file_size(self) -> int: ...
+    @property
+    def num_entries(self) -> int: ...
+    @property
+    def num_deletions(self) -> int: ...
+    @property
+    def smallest_key(self) -> bytes: ...
+    @property
+    def largest_key(self) -> bytes: ...
+    @property
+    def smallest_seqno(self) -> int: ...
+    @property
+    def largest_seqno(self) -> int: ...
+    @property
+    def duration_micros(self) -> int: ...
+    @property
+    def memtable_bytes(self) -> int:
+        """Memory the flushed memtable used."""
+    @property
+    def stalled_writers(self) -> bool:
+        """Whether some writer had to wait for this flush."""
+    @property
+    def error(self) -> Optional[str]:
+        """None on success, else the error message."""
+
+@final
+class WriteStallInfo:
+    """How writers are throttled now and before, as passed to on_write_stall. Frozen."""
+
+    @property
+    def condition(self) -> _StallCondition: ...
+    @property
+    def previous(self) -> _StallCondition: ...
+    @property
+    def cause(self) -> _StallCause: ...
+
+class _Listener(Protocol):
+    """What DB(listener=...) calls. Any subset of these methods will do (missing ones are
+    skipped); they are looked up once, when the DB opens.
+
+    Callbacks run one at a time, in order, on the engine's event thread with the GIL
+    held. They may call get, put, delete, get_property and stats on the DB;
+    flush(wait=True) and close() raise BusyError there. An exception raised in one goes
+    to sys.unraisablehook. A listener that keeps the DB (self.db = db) forms a cycle:
+    close() the DB (or use it in a with block) to shut down promptly.
+    """
+
+    def on_flush_begin(self, info: FlushInfo) -> Any: ...
+    def on_flush_completed(self, info: FlushInfo) -> Any: ...
+    def on_write_stall(self, info: WriteStallInfo) -> Any: ...
+    def on_background_error(self, err: Error) -> Any: ...
+
+class _LevelStats(TypedDict):
+    level: int
+    files: int
+    bytes: int
+    compaction_micros: int
+    bytes_read: int
+    bytes_written: int
+    compactions: int
+
+class _Stats(TypedDict):
+    levels: List[_LevelStats]
+    flushes_completed: int
+    flushes_failed: int
+    bytes_flushed: int
+    compactions_completed: int
+    write_stalls: int
+    write_stall_micros: int
+    listener_panics: int
 
 @final
 class DB:
@@ -69,6 +182,8 @@ class DB:
         block_size: Optional[int] = None,
         compression: Optional[str] = "snappy",
         bloom_filter_bits: Optional[int] = None,
+        listener: Optional[object] = None,  # any subset of _Listener's methods
+        flush_on_close: bool = False,
     ) -> "DB": ...
     def put(self, key: _BytesLike, value: _BytesLike, *, sync: bool = False) -> None:
         """Store value under key, replacing any earlier value."""
@@ -79,9 +194,23 @@ class DB:
     def delete(self, key: _BytesLike, *, sync: bool = False) -> None:
         """Remove key. Deleting a missing key is not an error."""
     def flush(self, wait: bool = True) -> None:
-        """Write the in-memory buffer of recent writes to a table file (.ldb)."""
+        """Write the in-memory buffer of recent writes to a table file (.ldb).
+
+        With wait=True, returns after the listener's on_flush_completed has run.
+        """
+    def compact_range(
+        self, start: Optional[_BytesLike] = None, stop: Optional[_BytesLike] = None
+    ) -> None:
+        """Compact [start, stop] (None = open end) after flushing the memtable."""
     def close(self) -> None:
-        """Wait for background work, sync the log and release the lock. Idempotent."""
+        """Wait for background work, sync the log and release the lock. Idempotent.
+
+        Pending listener events are delivered first; then the DB drops the listener.
+        """
+    def get_property(self, name: Union[bytes, str]) -> Optional[bytes]:
+        """The value of a LevelDB (or siltdb.*) property as bytes; None if unknown."""
+    def stats(self) -> _Stats:
+        """The engine's counters and per-level figures as a dict."""
     @property
     def closed(self) -> bool:
         """True once close() has been called."""

@@ -38,7 +38,8 @@ create_exception!(
     siltdb,
     BusyError,
     IOError,
-    "The database is locked by another DB object or process."
+    "The database is locked by another DB object or process, or a listener callback \
+     called flush(wait=True) or close(), which would wait for that very callback."
 );
 create_exception!(
     siltdb,

@@ -7,6 +7,9 @@
 mod bytes_like;
 mod db;
 mod errors;
+mod events;
+mod listener;
+mod properties;
 
 #[pyo3::pymodule(name = "_siltdb")]
 mod siltdb_module {
@@ -19,11 +22,15 @@ mod siltdb_module {
         BusyError, CorruptionError, Error, IOError, InvalidArgumentError, NotFoundError,
         NotSupportedError,
     };
+    #[pymodule_export]
+    use crate::events::{FlushInfo, WriteStallInfo};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ClosedError", crate::errors::closed_error_type(m.py())?)?;
+        let stop = wrap_pyfunction!(crate::listener::stop_callbacks_at_exit, m)?;
+        m.py().import("atexit")?.call_method1("register", (stop,))?;
         Ok(())
     }
 }

@@ -173,7 +173,8 @@ static void events_match_the_tables_on_disk(void) {
     siltdb_t *db = open_with(&s, opts);
     siltdb_options_destroy(opts); /* the db does not need them any more */
 
-    /* Sorted keys: each table lands past the last one, so level 0 never fills up. */
+    /* Sorted keys: each table lands on level 2 past the last one, so no compaction
+     * rewrites them and the files on disk are exactly the flushes' tables. */
     put_range(db, 0, 6000, 100);
     CHECK_STATUS(siltdb_flush(db, 1, NULL), SILTDB_OK);
     CHECK(atomic_load(&r.manual_completed) == 1); /* the callback ran before flush returned */
@@ -412,10 +413,11 @@ static void recovery_and_shutdown_flushes_are_reported(void) {
     scratch_remove(&s);
 }
 
-/* Level 0 at the slowdown trigger (8 files) delays writes: deterministic, unlike the
- * memtable-limit stall, which depends on how fast the disk is. Overlapping keys keep the
- * tables on level 0 (the first two go to levels 2 and 1), and 10 tables stay below the
- * stop trigger (12), which would wait for a compaction. */
+/* Writes are delayed once level 0 holds level0_slowdown_writes_trigger files: set to 1,
+ * one level-0 table makes the next write report SILTDB_STALL_DELAYED. Deterministic,
+ * unlike the memtable-limit stall, which depends on how fast the disk is. Overlapping
+ * keys put the third table on level 0 (the first two go to levels 2 and 1), and one file
+ * is below the compaction trigger (4). */
 static void level0_slowdown_is_reported(void) {
     scratch_t s;
     scratch_create(&s);
@@ -423,22 +425,23 @@ static void level0_slowdown_is_reported(void) {
     recorder_init(&r);
     siltdb_options_t *opts = siltdb_options_create();
     siltdb_options_set_create_if_missing(opts, 1);
+    siltdb_options_set_level0_slowdown_writes_trigger(opts, 1);
     siltdb_options_set_write_stall_listener(opts, on_stall, &r);
     siltdb_t *db = open_with(&s, opts);
     siltdb_options_destroy(opts);
 
     int rounds = 0;
-    while (property_number(db, "leveldb.num-files-at-level0") < 8 && rounds < 11) {
+    while (property_number(db, "leveldb.num-files-at-level0") < 1 && rounds < 3) {
         put_range(db, 0, 100, 10);
         CHECK_STATUS(siltdb_flush(db, 1, NULL), SILTDB_OK);
         rounds++;
     }
-    CHECK(property_number(db, "leveldb.num-files-at-level0") == 8);
+    CHECK(property_number(db, "leveldb.num-files-at-level0") == 1);
     pthread_mutex_lock(&r.mu);
     CHECK(r.n_stalls == 0);
     pthread_mutex_unlock(&r.mu);
 
-    put_str(db, "key00000050", "again"); /* delayed by 1 ms; overlaps level 0 */
+    put_str(db, "key00000050", "again"); /* delayed by 1 ms */
     CHECK_STATUS(siltdb_flush(db, 1, NULL), SILTDB_OK); /* delivers pending events */
     pthread_mutex_lock(&r.mu);
     CHECK(r.n_stalls >= 1);
@@ -451,8 +454,19 @@ static void level0_slowdown_is_reported(void) {
     siltdb_stats_t stats;
     CHECK_STATUS(siltdb_get_stats(db, &stats, sizeof stats, NULL), SILTDB_OK);
     CHECK(stats.write_stalls >= 1);
-    CHECK(stats.levels[0].files == 9);
     CHECK_STATUS(siltdb_close(db, NULL), SILTDB_OK);
+
+    /* slowdown above stop is refused at open, naming the rule. */
+    opts = siltdb_options_create();
+    siltdb_options_set_create_if_missing(opts, 1);
+    siltdb_options_set_level0_slowdown_writes_trigger(opts, 5);
+    siltdb_options_set_level0_stop_writes_trigger(opts, 4);
+    db = NULL;
+    char *err = NULL;
+    CHECK_STATUS(siltdb_open(s.db_path, opts, &db, &err), SILTDB_INVALID_ARGUMENT);
+    CHECK(db == NULL && err != NULL && strstr(err, "slowdown <= stop") != NULL);
+    siltdb_free(err);
+    siltdb_options_destroy(opts);
     scratch_remove(&s);
 }
 

@@ -1,6 +1,6 @@
-//! The background worker: one thread per Db that runs flushes (and, later, compactions)
-//! when `maybe_schedule_compaction` says there is work, and `record_background_error`,
-//! which makes a failure sticky.
+//! The background worker: one thread per Db that runs flushes and compactions when
+//! `maybe_schedule_compaction` says there is work, and `record_background_error`, which
+//! makes a failure sticky.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -40,7 +40,10 @@ impl DbInner {
     /// Is there anything for the worker to do? Nothing once an error is sticky: the
     /// failed work would only fail again.
     fn needs_background_work(&self, st: &DbState) -> bool {
-        st.bg_error.is_none() && !st.imm.is_empty()
+        st.bg_error.is_none()
+            && (!st.imm.is_empty()
+                || st.manual_compaction.as_ref().is_some_and(|m| !m.done)
+                || st.versions.needs_compaction())
     }
 
     /// Wakes the worker if there is work. REQUIRES: the state lock (the guard proves it).
@@ -60,10 +63,13 @@ impl DbInner {
         self.bg_cv.notify_all();
     }
 
-    /// Picks the work: the immutable memtable always goes first.
+    /// Picks the work: the immutable memtable always goes first, then a manual
+    /// compaction, then the compaction the level scores ask for.
     fn background_compaction(&self, st: &mut MutexGuard<'_, DbState>) {
         if !st.imm.is_empty() {
             self.compact_memtable(st);
+        } else {
+            self.background_major_compaction(st);
         }
     }
 

@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::events::{CompactionStats, FlushJobInfo, FlushReason, TableFileInfo, TableFileReason};
 use crate::filename::{table_file_name, FileNumber};
 use crate::fs::FileSystem;
-use crate::iterator::InternalIterator;
 use crate::key::{parse_internal_key, InternalKey, SequenceNumber, ValueType};
 use crate::memtable::MemTable;
 use crate::options::{FlushOptions, Options, WriteOptions};
@@ -76,11 +75,12 @@ impl DbInner {
         let mem = Arc::clone(&imm.mem);
         let next_log_number = imm.next_log_number;
         let reason = imm.reason;
-        let base = st.versions.current();
+        // Beside a running major compaction only level 0 is safe (see DbState).
+        let base = (!st.major_compaction_running).then(|| st.versions.current());
         let mut edit = VersionEdit::default();
         let mut job = None;
         let result = self
-            .write_level0_table(st, &mem, &mut edit, Some(&base), reason, &mut job)
+            .write_level0_table(st, &mem, &mut edit, base.as_ref(), reason, &mut job)
             .and_then(|()| {
                 // Once the table is in, the memtable's WAL (and any older one) is obsolete.
                 edit.prev_log_number = Some(FileNumber(0));
@@ -102,6 +102,9 @@ impl DbInner {
         if st.bg_error.is_none() {
             self.remove_obsolete_files(st);
         }
+        // Freeing a big memtable takes milliseconds: wake the waiters and do it unlocked.
+        self.bg_cv.notify_all();
+        MutexGuard::unlocked(st, move || drop(mem));
     }
 
     /// Counts a finished flush and tells the listeners, with the error if it failed.
@@ -172,7 +175,7 @@ impl DbInner {
                 &*self.fs,
                 &self.options,
                 &self.table_cache,
-                &mut mem.iter(),
+                mem,
                 number,
             )
         });
@@ -233,23 +236,22 @@ pub(super) struct BuiltTable {
     pub(super) largest_seqno: SequenceNumber,
 }
 
-/// Streams `iter` into table file `number`, syncs it, and reopens it through the table
-/// cache to prove it readable before anyone installs it. An empty iterator writes no
+/// Streams `mem` into table file `number`, syncs it, and reopens it through the table
+/// cache to prove it readable before anyone installs it. An empty memtable writes no
 /// file (`Ok(None)`); on any failure the partial file is removed.
 pub(super) fn build_table(
     dir: &Path,
     fs: &dyn FileSystem,
     options: &Options,
     table_cache: &TableCache,
-    iter: &mut dyn InternalIterator,
+    mem: &MemTable,
     number: FileNumber,
 ) -> Result<Option<BuiltTable>> {
-    iter.seek_to_first();
-    if !iter.valid() {
-        return iter.status().map(|()| None);
+    if mem.is_empty() {
+        return Ok(None);
     }
     let path = table_file_name(dir, number);
-    let result = write_table_file(fs, options, &path, iter, number).and_then(|built| {
+    let result = write_table_file(fs, options, &path, mem, number).and_then(|built| {
         table_cache.find_table(number, built.meta.file_size)?;
         Ok(built)
     });
@@ -264,17 +266,16 @@ fn write_table_file(
     fs: &dyn FileSystem,
     options: &Options,
     path: &Path,
-    iter: &mut dyn InternalIterator,
+    mem: &MemTable,
     number: FileNumber,
 ) -> Result<BuiltTable> {
     let file = fs.new_writable_file(path)?;
     let mut builder = TableBuilder::new(options, file);
-    let smallest = InternalKey::from_encoded(iter.key().to_vec());
+    let mut smallest: Option<Vec<u8>> = None;
     let mut last_key = Vec::new();
     let (mut entries, mut deletions) = (0u64, 0u64);
     let (mut smallest_seqno, mut largest_seqno) = (SequenceNumber::MAX, SequenceNumber(0));
-    while iter.valid() {
-        let key = iter.key();
+    mem.for_each_entry(|key, value| {
         if let Some(parsed) = parse_internal_key(key) {
             smallest_seqno = smallest_seqno.min(parsed.sequence);
             largest_seqno = largest_seqno.max(parsed.sequence);
@@ -283,19 +284,21 @@ fn write_table_file(
             }
         }
         entries += 1;
-        builder.add(key, iter.value())?;
+        if smallest.is_none() {
+            smallest = Some(key.to_vec());
+        }
+        builder.add(key, value)?;
         last_key.clear();
         last_key.extend_from_slice(key);
-        iter.next();
-    }
-    iter.status()?;
+        Ok::<(), Error>(())
+    })?;
     let file_size = builder.finish()?;
     builder.sync()?;
     Ok(BuiltTable {
         meta: FileMetaData {
             number,
             file_size,
-            smallest,
+            smallest: InternalKey::from_encoded(smallest.unwrap_or_default()),
             largest: InternalKey::from_encoded(last_key),
         },
         entries,

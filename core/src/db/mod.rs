@@ -7,15 +7,26 @@
 //! says the lock is held.
 
 mod background;
+mod compaction;
+mod destroy;
 mod flush;
+mod iter;
+mod manual;
 mod notifier;
 mod obsolete;
 mod properties;
 mod read;
 mod recovery;
+mod repair;
+mod snapshot;
 mod write;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+pub use destroy::destroy_db;
+pub use iter::{DbIterator, Entries};
+pub use repair::repair_db;
+pub use snapshot::{Snapshot, SnapshotId};
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,12 +39,14 @@ use crate::events::{CompactionStats, FlushReason, WriteStallCondition};
 use crate::filename::FileNumber;
 use crate::fs::{FileLock, FileSystem};
 use crate::info_log::InfoLog;
+use crate::key::SequenceNumber;
 use crate::log;
 use crate::memtable::MemTable;
 use crate::options::{FlushOptions, Options};
 use crate::table::TableCache;
 use crate::version::{VersionSet, NUM_LEVELS};
 
+use manual::ManualCompaction;
 use notifier::Notifier;
 use write::WriterSlot;
 
@@ -70,7 +83,7 @@ struct ImmutableMemTable {
 /// Mutable state, guarded by `DbInner::state`.
 struct DbState {
     mem: Arc<MemTable>,
-    /// Oldest first. Its capacity is `MAX_IMMUTABLE_MEMTABLES`.
+    /// Oldest first; at most `max_write_buffer_number - 1` of them.
     imm: VecDeque<ImmutableMemTable>,
     versions: VersionSet,
     /// Sticky: set by `record_background_error`, cleared only by reopening.
@@ -84,10 +97,18 @@ struct DbState {
     /// the value the first had when it was called.
     memtables_sealed: u64,
     memtables_flushed: u64,
+    /// The `compact_range` request the worker serves before automatic compactions.
+    manual_compaction: Option<ManualCompaction>,
+    next_manual_compaction_id: u64,
+    /// A major compaction is writing outputs not yet installed: a memtable flushed
+    /// meanwhile goes to level 0, where it cannot collide with them.
+    major_compaction_running: bool,
     writers: VecDeque<Arc<WriterSlot>>,
     write_results: HashMap<u64, Result<()>>,
     next_writer_id: u64,
     closed: bool,
+    /// Live snapshots and the sequence each reads at (see snapshot.rs).
+    snapshots: BTreeMap<SnapshotId, SequenceNumber>,
     /// Numbers flush and compaction jobs for events.
     next_job_id: u64,
     counters: Counters,
@@ -104,9 +125,6 @@ struct Counters {
     write_stalls: u64,
     write_stall_micros: u64,
 }
-
-/// How many sealed memtables may wait for their flush before writers wait.
-const MAX_IMMUTABLE_MEMTABLES: usize = 1;
 
 pub(crate) struct DbInner {
     dir: PathBuf,
@@ -127,6 +145,9 @@ pub(crate) struct DbInner {
     log: Mutex<Option<log::Writer>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     lock: Mutex<Option<FileLock>>,
+    /// Held for the whole of `close`, so a second `close` returns only once the first
+    /// has finished (threads stopped, events delivered, LOCK released).
+    closing: Mutex<()>,
 }
 
 impl Db {
@@ -175,6 +196,7 @@ impl DbInner {
                 "close called from inside an event listener callback".to_string(),
             ));
         }
+        let _closing = self.closing.lock();
         // A failed shutdown flush still closes: the WAL keeps the data.
         let mut result = Ok(());
         if self.options.flush_on_close && !self.state.lock().closed {
@@ -206,6 +228,11 @@ impl DbInner {
         self.info_log.log("closed");
         self.lock.lock().take();
         result
+    }
+
+    /// True once `close` has stopped the engine: iterators check it on every move.
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     /// `Err(Closed)` once `close` has begun.

@@ -22,9 +22,7 @@ use crate::info_log::InfoLog;
 pub(crate) enum Event {
     FlushBegin(FlushJobInfo),
     FlushCompleted(FlushJobInfo),
-    #[allow(dead_code)] // emitted once major compaction lands
     CompactionBegin(CompactionJobInfo),
-    #[allow(dead_code)]
     CompactionCompleted(CompactionJobInfo),
     MemTableSealed(MemTableInfo),
     WriteStallChanged(WriteStallInfo),

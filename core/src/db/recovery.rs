@@ -24,7 +24,7 @@ use crate::log;
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::table::TableCache;
-use crate::version::{VersionEdit, VersionSet};
+use crate::version::{CompactionConfig, VersionEdit, VersionSet};
 
 /// LevelDB keeps this many descriptors for things other than tables.
 const NON_TABLE_CACHE_FILES: usize = 10;
@@ -73,17 +73,22 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         state: Mutex::new(DbState {
             mem: Arc::new(MemTable::new()),
             imm: VecDeque::new(),
-            versions: VersionSet::new(dir, Arc::clone(&fs)),
+            versions: VersionSet::new(dir, Arc::clone(&fs))
+                .with_compaction_config(CompactionConfig::from_options(&options)),
             bg_error: None,
             bg_running: false,
             pending_outputs: HashSet::new(),
             stats: Default::default(),
             memtables_sealed: 0,
             memtables_flushed: 0,
+            manual_compaction: None,
+            next_manual_compaction_id: 0,
+            major_compaction_running: false,
             writers: VecDeque::new(),
             write_results: HashMap::new(),
             next_writer_id: 0,
             closed: false,
+            snapshots: Default::default(),
             next_job_id: 0,
             counters: Counters::default(),
             stall_condition: WriteStallCondition::Normal,
@@ -94,6 +99,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         log: Mutex::new(None),
         worker: Mutex::new(None),
         lock: Mutex::new(Some(lock)),
+        closing: Mutex::new(()),
         options,
     });
     let recovered = {

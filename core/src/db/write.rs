@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, MutexGuard};
 
 use super::notifier::Event;
-use super::{Db, DbInner, DbState, ImmutableMemTable, MAX_IMMUTABLE_MEMTABLES};
+use super::{Db, DbInner, DbState, ImmutableMemTable};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::events::{
@@ -206,7 +206,7 @@ impl DbInner {
                     );
                 }
                 return Ok(());
-            } else if st.imm.len() >= MAX_IMMUTABLE_MEMTABLES {
+            } else if st.imm.len() + 1 >= self.options.max_write_buffer_number {
                 for imm in st.imm.iter_mut() {
                     imm.stalled_writers = true;
                 }

@@ -48,6 +48,10 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn children(&self, dir: &Path) -> Result<Vec<String>>;
     fn remove_file(&self, path: &Path) -> Result<()>;
     fn rename(&self, from: &Path, to: &Path) -> Result<()>;
+    /// Removes an empty directory (`destroy_db`). Defaults to the real file system.
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        std::fs::remove_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))
+    }
     fn file_size(&self, path: &Path) -> Result<u64>;
     /// Makes the directory's entries (creations, renames) durable.
     fn sync_dir(&self, dir: &Path) -> Result<()>;

@@ -8,6 +8,7 @@ pub mod builder;
 pub mod cache;
 pub mod filter;
 pub mod format;
+pub mod merger;
 pub mod reader;
 #[cfg(test)]
 pub(crate) mod test_util;
@@ -18,4 +19,5 @@ pub use builder::TableBuilder;
 pub use cache::TableCache;
 pub use filter::{BloomFilterPolicy, FilterBlockBuilder, FilterBlockReader};
 pub use format::{BlockHandle, Footer};
+pub use merger::MergingIterator;
 pub use reader::{Table, TableIterator};

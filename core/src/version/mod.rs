@@ -1,15 +1,21 @@
 //! Versions and the MANIFEST: which table files make up the DB at each moment
 //! (`version.rs`), the edits that change that (`edit.rs`, applied by `builder.rs`), and the
-//! set that logs every edit durably and rebuilds the current version at open (`set.rs`).
+//! set that logs every edit durably and rebuilds the current version at open (`set.rs`);
+//! which files a major compaction takes (`compaction.rs`) and how a level is read as one
+//! sorted run (`level_iter.rs`).
 
 mod builder;
+mod compaction;
 mod edit;
+mod level_iter;
 mod replay;
 mod set;
 #[allow(clippy::module_inception)]
 mod version;
 
+pub use compaction::{max_bytes_for_level, Compaction, CompactionConfig};
 pub use edit::{FileMetaData, VersionEdit};
+pub use level_iter::LevelIterator;
 pub use set::{set_current_file, VersionSet};
 pub use version::{total_file_size, Version, MAX_MEM_COMPACT_LEVEL, NUM_LEVELS};
 

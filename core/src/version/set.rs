@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::error::{Error, Result};
 use crate::filename::{current_file_name, descriptor_file_name, temp_file_name, FileNumber};
@@ -13,6 +13,7 @@ use crate::key::{InternalKey, SequenceNumber, BYTEWISE_COMPARATOR_NAME};
 use crate::log;
 
 use super::builder::Builder;
+use super::compaction::CompactionConfig;
 use super::edit::{FileMetaData, VersionEdit};
 use super::replay::replay_manifest;
 use super::version::{Version, NUM_LEVELS};
@@ -23,14 +24,19 @@ use super::version::{Version, NUM_LEVELS};
 pub struct VersionSet {
     dir: PathBuf,
     fs: Arc<dyn FileSystem>,
-    current: Arc<Version>,
+    pub(super) current: Arc<Version>,
+    /// Every version installed and maybe still in use (by a read or a compaction): their
+    /// files are live as long as they are.
+    versions: Vec<Weak<Version>>,
+    pub(super) compaction_config: CompactionConfig,
     next_file_number: u64,
     /// The MANIFEST that CURRENT names: obsolete-file removal keeps it and any newer one.
     manifest_file_number: FileNumber,
     last_sequence: SequenceNumber,
     log_number: FileNumber,
     prev_log_number: FileNumber,
-    compact_pointers: [Option<InternalKey>; NUM_LEVELS],
+    /// Per level, the largest key of the last compaction picked: the next starts after it.
+    pub(super) compact_pointers: [Option<InternalKey>; NUM_LEVELS],
     /// The open MANIFEST; `None` until the first `log_and_apply` after recovery, and again
     /// after any failure, so that the next call writes a fresh, complete MANIFEST.
     descriptor_log: Option<log::Writer>,
@@ -43,6 +49,8 @@ impl VersionSet {
             dir: dir.to_path_buf(),
             fs,
             current: Arc::new(Version::default()),
+            versions: Vec::new(),
+            compaction_config: CompactionConfig::default(),
             next_file_number: 2,
             manifest_file_number: FileNumber(0),
             last_sequence: SequenceNumber(0),
@@ -51,6 +59,15 @@ impl VersionSet {
             compact_pointers: Default::default(),
             descriptor_log: None,
         }
+    }
+
+    /// Sets the options compaction picking follows (defaults: those of `Options::default()`).
+    pub fn with_compaction_config(mut self, config: CompactionConfig) -> VersionSet {
+        self.compaction_config = config;
+        let mut version = Version::clone(&self.current);
+        version.finalize(&config);
+        self.install(version);
+        self
     }
 
     /// Writes a new DB: MANIFEST-000001 with {comparator, log 0, next file 2, last seq 0},
@@ -88,7 +105,9 @@ impl VersionSet {
         {
             self.mark_file_number_used(n);
         }
-        self.current = Arc::new(r.version);
+        let mut version = r.version;
+        version.finalize(&self.compaction_config);
+        self.install(version);
         self.manifest_file_number = r.manifest_number;
         self.last_sequence = r.last_sequence;
         self.log_number = r.log_number;
@@ -121,7 +140,8 @@ impl VersionSet {
         }
         let mut builder = Builder::new(&self.current);
         builder.apply(edit)?;
-        let version = builder.finish()?;
+        let mut version = builder.finish()?;
+        version.finalize(&self.compaction_config);
 
         // A new MANIFEST's number is taken first: it must be below the next-file number
         // that the edit records.
@@ -153,7 +173,7 @@ impl VersionSet {
             }
         }
 
-        self.current = Arc::new(version);
+        self.install(version);
         if let Some(n) = edit.log_number {
             self.log_number = n;
         }
@@ -215,6 +235,13 @@ impl VersionSet {
         edit
     }
 
+    /// Makes `version` current, remembering it while anybody holds it.
+    fn install(&mut self, version: Version) {
+        self.current = Arc::new(version);
+        self.versions.retain(|v| v.strong_count() > 0);
+        self.versions.push(Arc::downgrade(&self.current));
+    }
+
     pub fn current(&self) -> Arc<Version> {
         Arc::clone(&self.current)
     }
@@ -266,10 +293,14 @@ impl VersionSet {
         self.current.num_files(level)
     }
 
-    /// Table numbers referenced by the current version (for remove_obsolete_files; the DB
-    /// also keeps older versions alive itself).
+    /// Table numbers referenced by the current version or by any older one still held
+    /// (by a read or a compaction): remove_obsolete_files keeps them all.
     pub fn live_files(&self) -> HashSet<FileNumber> {
-        self.current.live_files().collect()
+        let mut live: HashSet<FileNumber> = self.current.live_files().collect();
+        for version in self.versions.iter().filter_map(Weak::upgrade) {
+            live.extend(version.live_files());
+        }
+        live
     }
 
     pub fn compact_pointer(&self, level: usize) -> Option<&InternalKey> {
@@ -476,6 +507,25 @@ mod tests {
         // The new MANIFEST holds the whole state on its own.
         let vs = recovered(dir.path(), &fs).expect("recover");
         assert_eq!(vs.num_level_files(0), 2);
+    }
+
+    #[test]
+    fn files_of_an_older_version_stay_live_while_it_is_held() {
+        let (dir, fs) = new_db();
+        let mut vs = recovered(dir.path(), &fs).expect("recover");
+        let mut e = VersionEdit::default();
+        e.add_file(0, meta(vs.new_file_number().0, "a", "b"));
+        vs.log_and_apply(&mut e).expect("apply");
+        let old = vs.current();
+        let old_file = old.files[0][0].number;
+        let mut e = VersionEdit::default();
+        e.delete_file(0, old_file);
+        e.add_file(1, meta(vs.new_file_number().0, "a", "b"));
+        vs.log_and_apply(&mut e).expect("apply");
+        assert!(vs.live_files().contains(&old_file), "a reader holds it");
+        drop(old);
+        assert!(!vs.live_files().contains(&old_file));
+        assert_eq!(vs.live_files().len(), 1);
     }
 
     #[test]

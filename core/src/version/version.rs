@@ -26,6 +26,10 @@ const _: () = assert!(MAX_MEM_COMPACT_LEVEL + 1 < NUM_LEVELS);
 #[derive(Debug, Clone, Default)]
 pub struct Version {
     pub files: [Vec<Arc<FileMetaData>>; NUM_LEVELS],
+    /// Set by `finalize` (compaction.rs): the level most in need of compaction, and how
+    /// much (1 or more means due).
+    pub(super) compaction_score: f64,
+    pub(super) compaction_level: usize,
 }
 
 /// Sum of the sizes of `files`.

@@ -2,9 +2,10 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::Arc;
 
 use siltdb::filename::{parse_file_name, FileType};
-use siltdb::version::{VersionSet, NUM_LEVELS};
+use siltdb::version::{Version, VersionSet, NUM_LEVELS};
 use siltdb::{Db, Options, ReadOptions, WriteOptions};
 
 pub fn options() -> Options {
@@ -32,6 +33,15 @@ pub fn value_for(i: u64, len: usize) -> Vec<u8> {
     v
 }
 
+/// splitmix64: a cheap, well-spread hash, so a test can regenerate random-looking keys
+/// from their index instead of keeping them.
+pub fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// File numbers of one type in `dir`.
 pub fn files_of_type(dir: &Path, wanted: FileType) -> Vec<u64> {
     let mut out: Vec<u64> = std::fs::read_dir(dir)
@@ -46,12 +56,35 @@ pub fn files_of_type(dir: &Path, wanted: FileType) -> Vec<u64> {
     out
 }
 
+/// The version the MANIFEST on disk records (the DB must be closed).
+pub fn version_on_disk(dir: &Path) -> Arc<Version> {
+    let mut vs = VersionSet::new(dir, Arc::new(siltdb::fs::PosixFs));
+    vs.recover().expect("recover MANIFEST");
+    vs.current()
+}
+
 /// Table file numbers per level, as the MANIFEST on disk records them (the DB must be closed).
 pub fn levels_on_disk(dir: &Path) -> Vec<Vec<u64>> {
-    let mut vs = VersionSet::new(dir, std::sync::Arc::new(siltdb::fs::PosixFs));
-    vs.recover().expect("recover MANIFEST");
-    let v = vs.current();
+    let v = version_on_disk(dir);
     (0..NUM_LEVELS)
         .map(|l| v.files[l].iter().map(|f| f.number.0).collect())
+        .collect()
+}
+
+/// Bytes of every file in `dir`.
+pub fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Levels holding at least one table file.
+pub fn non_empty_levels(dir: &Path) -> Vec<usize> {
+    let v = version_on_disk(dir);
+    (0..NUM_LEVELS)
+        .filter(|&l| !v.files[l].is_empty())
         .collect()
 }

@@ -2,6 +2,7 @@
 //! them, WAL bytes, file names; and the directory copy and `.ldb` → `.sst` rename the
 //! legacy-name test needs.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -78,9 +79,15 @@ pub fn rename_ldb_to_sst(dir: &Path) -> io::Result<usize> {
 /// `(tables holding needle, all tables)`: e.g. how many tables name the bloom filter
 /// `filter.leveldb.BuiltinBloomFilter2` in their meta-index.
 pub fn tables_containing(dir: &Path, needle: &[u8]) -> io::Result<(usize, usize)> {
+    // Only tables the MANIFEST names: LevelDB can leave the partial output of a compaction
+    // it abandoned at close behind, unreferenced, until its next open removes it.
+    let live: HashSet<u64> = live_tables(dir).map_err(io::Error::other)?;
     let (mut holding, mut all) = (0, 0);
     for name in file_names(dir)? {
-        if let Some((_, FileType::Table)) = parse_file_name(&name) {
+        if let Some((number, FileType::Table)) = parse_file_name(&name) {
+            if !live.contains(&number.0) {
+                continue;
+            }
             all += 1;
             let bytes = fs::read(dir.join(&name))?;
             if bytes.windows(needle.len()).any(|w| w == needle) {
@@ -89,4 +96,11 @@ pub fn tables_containing(dir: &Path, needle: &[u8]) -> io::Result<(usize, usize)
         }
     }
     Ok((holding, all))
+}
+
+/// Numbers of the table files the MANIFEST that `CURRENT` names refers to (DB closed).
+fn live_tables(dir: &Path) -> siltdb::Result<HashSet<u64>> {
+    let mut versions = VersionSet::new(dir, Arc::new(PosixFs));
+    versions.recover()?;
+    Ok(versions.live_files().into_iter().map(|n| n.0).collect())
 }

@@ -84,7 +84,11 @@ mod scenario {
             let legacy = tmp.path().join("db-sst");
             copy_dir(&dir, &legacy).expect("copy the DB");
             let renamed = rename_ldb_to_sst(&legacy).expect("rename .ldb to .sst");
-            assert_eq!(renamed, tables, "{label}: every table renamed");
+            // Every live table, plus any output LevelDB abandoned at close.
+            assert!(
+                renamed >= tables,
+                "{label}: renamed {renamed} of {tables} tables"
+            );
             (legacy, renamed)
         });
         let checked = siltdb_reads(&dir, &model, &absent, &format!("{label}, .ldb"));
