@@ -144,12 +144,12 @@
 #define SILTDB_STALL_CAUSE_MEMTABLE_LIMIT 1
 
 /**
- * Write-stall cause: level 0 holds level0_slowdown_writes_trigger (8) files or more.
+ * Write-stall cause: level 0 holds level0_slowdown_writes_trigger files (default 8).
  */
 #define SILTDB_STALL_CAUSE_LEVEL0_SLOWDOWN 2
 
 /**
- * Write-stall cause: level 0 holds level0_stop_writes_trigger (12) files or more.
+ * Write-stall cause: level 0 holds level0_stop_writes_trigger files (default 12).
  */
 #define SILTDB_STALL_CAUSE_LEVEL0_STOP 3
 
