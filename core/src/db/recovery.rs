@@ -112,6 +112,8 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         inner.notifier.shutdown();
         return Err(e);
     }
+    // Open returns after listeners have heard about recovery's flushes.
+    inner.notifier.wait_delivered(inner.notifier.enqueued());
     Ok(inner)
 }
 
