@@ -233,9 +233,11 @@ pub(super) struct BuiltTable {
     pub(super) largest_seqno: SequenceNumber,
 }
 
-/// Streams `iter` into table file `number`, syncs it, and reopens it through the table
-/// cache to prove it readable before anyone installs it. An empty iterator writes no
-/// file (`Ok(None)`); on any failure the partial file is removed.
+/// Streams `iter` into table file `number`, syncs it, reopens it through the table cache
+/// to prove it readable, and syncs the directory so that its name is as durable as its
+/// bytes before a MANIFEST edit names it (a crash must not leave the edit pointing at a
+/// file the directory forgot, after the WAL that held its data is gone). An empty
+/// iterator writes no file (`Ok(None)`); on any failure the partial file is removed.
 pub(super) fn build_table(
     dir: &Path,
     fs: &dyn FileSystem,
@@ -251,6 +253,7 @@ pub(super) fn build_table(
     let path = table_file_name(dir, number);
     let result = write_table_file(fs, options, &path, iter, number).and_then(|built| {
         table_cache.find_table(number, built.meta.file_size)?;
+        fs.sync_dir(dir)?;
         Ok(built)
     });
     if result.is_err() {
