@@ -204,27 +204,22 @@ fn synced_writes_survive_and_unsynced_ones_survive_as_a_prefix() {
         let db = Db::open(dir.path(), options(&fs))
             .unwrap_or_else(|e| panic!("seed {seed} round {round}: open after crash: {e}"));
         let mut writes: Vec<Records> = Vec::new();
-        // Writes [0, durable) were made durable by a sync write or a completed flush.
-        let mut durable = 0;
 
         // The body: enough writes to seal the memtable a few times on its own, with
-        // some manual flushes; then a flush that is waited for brings the Db to rest.
+        // some sync writes and manual flushes; then a flush that is waited for makes it
+        // all durable and brings the Db to rest.
         let body = 200 + work.rng.below(1200);
         for _ in 0..body {
             let records = work.write();
-            let sync = work.rng.chance(5);
-            apply(&db, &records, sync);
+            apply(&db, &records, work.rng.chance(5));
             writes.push(records);
-            if sync {
-                durable = writes.len();
-            }
             if work.rng.chance(1) {
                 db.flush(&FlushOptions { wait: true }).expect("flush");
-                durable = writes.len();
             }
         }
         db.flush(&FlushOptions { wait: true }).expect("flush");
-        durable = writes.len();
+        // Writes [0, durable) were made durable by a sync write or a completed flush.
+        let mut durable = writes.len();
 
         // The tail: too small to seal the memtable, so nothing runs in the background.
         let tail = work.rng.below(60);

@@ -55,3 +55,31 @@ pub fn levels_on_disk(dir: &Path) -> Vec<Vec<u64>> {
         .map(|l| v.files[l].iter().map(|f| f.number.0).collect())
         .collect()
 }
+
+/// Copies the regular files of `from` into `to` (created if needed).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("dir entry");
+        if entry.file_type().expect("file type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy file");
+        }
+    }
+}
+
+/// What CURRENT says, e.g. "MANIFEST-000005\n".
+pub fn read_current(dir: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(dir.join("CURRENT")).expect("read CURRENT")).into_owned()
+}
+
+/// Every table file on disk is one the MANIFEST names, and no temp file is left
+/// (the DB must be closed).
+pub fn assert_no_orphan_files(dir: &Path) {
+    let mut live: Vec<u64> = levels_on_disk(dir).into_iter().flatten().collect();
+    live.sort();
+    assert_eq!(files_of_type(dir, FileType::Table), live, "orphan tables");
+    assert!(
+        files_of_type(dir, FileType::Temp).is_empty(),
+        "temp files left"
+    );
+}
