@@ -182,6 +182,9 @@ fn assert_matches_model(db: &Db, shared: &Shared, when: &str) {
     }
 }
 
+/// What one thread of the test does.
+type Role = Box<dyn FnOnce(&Shared, Rng) + Send>;
+
 fn options() -> Options {
     Options {
         write_buffer_size: 64 << 10,
@@ -225,7 +228,7 @@ fn every_read_is_one_the_writers_models_allow() {
     });
 
     let (done_tx, done_rx) = mpsc::channel();
-    let spawn = |i: u64, f: Box<dyn FnOnce(&Shared, Rng) + Send>| {
+    let spawn = |i: u64, f: Role| {
         let shared = Arc::clone(&shared);
         let done = done_tx.clone();
         std::thread::spawn(move || {
