@@ -17,8 +17,9 @@ mod common;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::{seed, Rng};
 use siltdb::batch::WriteBatch;
 use siltdb::{Db, FlushOptions, Options, ReadOptions, WriteOptions};
 
@@ -69,17 +70,6 @@ impl Shared {
     fn fail(&self, msg: String) {
         self.failures.lock().expect("failures lock").push(msg);
         self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
     }
 }
 
@@ -202,11 +192,7 @@ fn every_read_is_one_the_writers_models_allow() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(3)
-        | 1;
+    let seed = seed();
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = Arc::new(Shared {
         db: Db::open(dir.path(), options()).expect("open"),
@@ -232,7 +218,7 @@ fn every_read_is_one_the_writers_models_allow() {
         let shared = Arc::clone(&shared);
         let done = done_tx.clone();
         std::thread::spawn(move || {
-            f(&shared, Rng(seed.wrapping_mul(i + 1) | 1));
+            f(&shared, Rng::new(seed.wrapping_mul(i + 1)));
             let _ = done.send(());
         });
     };

@@ -24,9 +24,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{copy_dir, files_of_type, value_for};
+use common::{copy_dir, files_of_type, seed, value_for, Rng};
 use siltdb::filename::{log_file_name, FileType};
 use siltdb::fs::{FileSystem, PosixFs};
 use siltdb::{Db, ErrorKind, FileNumber, FlushOptions, Options, ReadOptions, WriteOptions};
@@ -155,21 +155,6 @@ fn build_pristine() -> Pristine {
         wal_writes,
         wal_record_offsets,
         wal,
-    }
-}
-
-/// xorshift64, seeded per case.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
     }
 }
 
@@ -427,18 +412,6 @@ fn key_index(k: &[u8]) -> u64 {
     String::from_utf8_lossy(&k[1..]).parse().unwrap_or(u64::MAX)
 }
 
-fn base_seed() -> u64 {
-    std::env::var("SILTDB_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(5)
-        })
-}
-
 #[test]
 fn random_damage_gives_the_right_error_or_the_right_data() {
     let panics = count_panics();
@@ -446,14 +419,14 @@ fn random_damage_gives_the_right_error_or_the_right_data() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let seed = base_seed();
+    let seed = seed();
     println!("corruption seed {seed} (SILTDB_SEED replays it)");
     let p = pristine();
     let scratch = tempfile::tempdir().expect("tempdir");
     let mut tally: BTreeMap<(Target, &'static str, bool, &'static str), usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for case in 0..cases {
-        let mut rng = Rng((seed ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
+        let mut rng = Rng::new(seed ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let target = [
             Target::Wal,
             Target::Table,

@@ -22,8 +22,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::{seed, Rng};
 use siltdb::batch::WriteBatch;
 use siltdb::fs::fault::{FaultInjectionFs, FsOp};
 use siltdb::fs::PosixFs;
@@ -35,37 +35,6 @@ const ROUNDS: usize = 6;
 type Key = Vec<u8>;
 /// The records of one write, applied atomically: `None` deletes.
 type Records = Vec<(Key, Option<Vec<u8>>)>;
-
-/// xorshift64: deterministic from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("SILTDB_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(7)
-        })
-        | 1
-}
 
 fn options(fs: &Arc<FaultInjectionFs>) -> Options {
     Options {
@@ -192,7 +161,7 @@ fn synced_writes_survive_and_unsynced_ones_survive_as_a_prefix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fs = FaultInjectionFs::new(Arc::new(PosixFs));
     let mut work = Workload {
-        rng: Rng(seed),
+        rng: Rng::new(seed),
         next_key: 0,
         version: 0,
     };
