@@ -175,7 +175,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
             flush_kills += 1;
             Kill::AfterFlushBegins(1 + rng.below(3) as usize)
         } else {
-            Kill::AfterAcks(50 + rng.below(2500))
+            Kill::AfterAcks(50 + rng.below(1500))
         };
         let heard = run_until_killed(spawn(&dir, seed, next), kill);
 
