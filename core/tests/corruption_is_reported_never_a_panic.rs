@@ -418,7 +418,7 @@ fn random_damage_gives_the_right_error_or_the_right_data() {
     let cases: u64 = std::env::var("SILTDB_CORRUPTION_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+        .unwrap_or(200);
     let seed = seed();
     println!("corruption seed {seed} (SILTDB_SEED replays it)");
     let p = pristine();
