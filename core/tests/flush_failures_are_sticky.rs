@@ -1,4 +1,5 @@
-//! A failing file system during a flush (table write, table sync, MANIFEST write) leaves
+//! A failing file system during a flush (table write, sync, read-back and directory sync;
+//! MANIFEST write and sync) leaves
 //! a sticky background error that every later write and flush reports, loses nothing,
 //! and is cleared by reopening on a healthy file system.
 
@@ -12,6 +13,11 @@ use siltdb::fs::PosixFs;
 use siltdb::{Db, ErrorKind, FlushOptions, Options, WriteOptions};
 
 fn run_failing_flush(op: FsOp, pattern: &str) {
+    run_failing_flush_after(op, pattern, 0);
+}
+
+/// As `run_failing_flush`, letting the first `skip` matching calls of the flush succeed.
+fn run_failing_flush_after(op: FsOp, pattern: &str, skip: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let fs = FaultInjectionFs::new(Arc::new(PosixFs));
     let opts = Options {
@@ -22,7 +28,7 @@ fn run_failing_flush(op: FsOp, pattern: &str) {
     for i in 0..2000u64 {
         put(&db, format!("key{i:06}").as_bytes(), &value_for(i, 64));
     }
-    fs.fail(op, pattern, 0, usize::MAX);
+    fs.fail(op, pattern, skip, usize::MAX);
     let err = db
         .flush(&FlushOptions { wait: true })
         .expect_err("the flush must fail");
@@ -78,6 +84,30 @@ fn table_sync_failure_is_sticky_and_loses_nothing() {
 #[test]
 fn table_create_failure_is_sticky_and_loses_nothing() {
     run_failing_flush(FsOp::Create, ".ldb");
+}
+
+#[test]
+fn table_verification_open_failure_is_sticky_and_loses_nothing() {
+    // A new table is reopened before it is installed: a table that cannot be read back
+    // must not be installed.
+    run_failing_flush(FsOp::Open, ".ldb");
+}
+
+#[test]
+fn table_verification_read_failure_is_sticky_and_loses_nothing() {
+    run_failing_flush(FsOp::Read, ".ldb");
+}
+
+#[test]
+fn directory_sync_failure_at_the_memtable_switch_is_sticky_and_loses_nothing() {
+    // The first directory sync of a flush makes the new WAL's name durable.
+    run_failing_flush(FsOp::SyncDir, "");
+}
+
+#[test]
+fn directory_sync_failure_after_the_table_is_written_is_sticky_and_loses_nothing() {
+    // The second one makes the new table's name durable before the MANIFEST names it.
+    run_failing_flush_after(FsOp::SyncDir, "", 1);
 }
 
 #[test]

@@ -236,9 +236,11 @@ pub(super) struct BuiltTable {
     pub(super) largest_seqno: SequenceNumber,
 }
 
-/// Streams `mem` into table file `number`, syncs it, and reopens it through the table
-/// cache to prove it readable before anyone installs it. An empty memtable writes no
-/// file (`Ok(None)`); on any failure the partial file is removed.
+/// Streams `mem` into table file `number`, syncs it, reopens it through the table cache
+/// to prove it readable, and syncs the directory so that its name is as durable as its
+/// bytes before a MANIFEST edit names it (a crash must not leave the edit pointing at a
+/// file the directory forgot, after the WAL that held its data is gone). An empty
+/// memtable writes no file (`Ok(None)`); on any failure the partial file is removed.
 pub(super) fn build_table(
     dir: &Path,
     fs: &dyn FileSystem,
@@ -253,6 +255,7 @@ pub(super) fn build_table(
     let path = table_file_name(dir, number);
     let result = write_table_file(fs, options, &path, mem, number).and_then(|built| {
         table_cache.find_table(number, built.meta.file_size)?;
+        fs.sync_dir(dir)?;
         Ok(built)
     });
     if result.is_err() {

@@ -13,6 +13,10 @@
 //!   destination held before (read and kept in memory at rename time) is written back;
 //! - `remove_file` is durable at once (a real crash could resurrect the file; not modelled);
 //! - handles opened before the crash are dead afterwards: their writes and syncs fail.
+//!
+//! [`FaultInjectionFs::drop_unsynced_data_keeping`] is the same crash, except that each
+//! file may keep a prefix of its unsynced tail, as when the OS had written some dirty
+//! pages back before the machine died: logs then end in a torn record.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -197,6 +201,16 @@ impl FaultInjectionFs {
     /// survived counts as durable, armed faults stay armed, and the fs keeps working.
     /// Call it after dropping (or at least no longer using) whatever writes through this fs.
     pub fn drop_unsynced_data(&self) -> Result<()> {
+        self.drop_unsynced_data_keeping(|_, _| 0)
+    }
+
+    /// [`drop_unsynced_data`](Self::drop_unsynced_data), except that a file whose name is
+    /// durable keeps `keep(path, unsynced_len)` bytes (at most `unsynced_len`) of the tail
+    /// written since its last sync.
+    pub fn drop_unsynced_data_keeping(
+        &self,
+        mut keep: impl FnMut(&Path, u64) -> u64,
+    ) -> Result<()> {
         let mut st = self.state.lock();
         // Closing the handles first pushes their buffered bytes to the OS, as a process
         // would on its way down; the cut below then removes them with the rest of the tail.
@@ -225,8 +239,16 @@ impl FaultInjectionFs {
             }
             if record.unsynced_name {
                 self.inner.remove_file(&path)?;
-            } else if self.inner.file_size(&path)? > record.synced_len {
-                let keep_len = usize::try_from(record.synced_len).map_err(|_| {
+                continue;
+            }
+            let size = self.inner.file_size(&path)?;
+            let unsynced = size.saturating_sub(record.synced_len);
+            if unsynced == 0 {
+                continue;
+            }
+            let keep_len = record.synced_len + keep(&path, unsynced).min(unsynced);
+            if keep_len < size {
+                let keep_len = usize::try_from(keep_len).map_err(|_| {
                     Error::invalid_argument(format!("{}: file too large", path.display()))
                 })?;
                 let kept = self
@@ -584,6 +606,35 @@ mod tests {
         assert!(log.sync().is_err());
         drop(log);
         assert_eq!(contents(&path), b"abc");
+    }
+
+    #[test]
+    fn crash_may_keep_part_of_an_unsynced_tail() {
+        let (dir, fs) = setup();
+        let log_path = dir.path().join("000003.log");
+        let table_path = dir.path().join("000004.ldb");
+        let mut log = fs.new_writable_file(&log_path).expect("log");
+        let mut table = fs.new_writable_file(&table_path).expect("table");
+        fs.sync_dir(dir.path()).expect("sync dir");
+        log.append(b"synced").expect("append");
+        log.sync().expect("sync");
+        log.append(b"0123456789").expect("append");
+        table.append(b"abc").expect("append");
+        let mut asked = Vec::new();
+        fs.drop_unsynced_data_keeping(|path, unsynced| {
+            asked.push((path.to_path_buf(), unsynced));
+            if path == log_path {
+                4
+            } else {
+                99 // more than there is: the whole tail stays
+            }
+        })
+        .expect("crash");
+        asked.sort();
+        assert_eq!(asked, vec![(log_path.clone(), 10), (table_path.clone(), 3)]);
+        assert_eq!(contents(&log_path), b"synced0123");
+        assert_eq!(contents(&table_path), b"abc");
+        assert!(log.append(b"x").is_err(), "handles die as in any crash");
     }
 
     #[test]

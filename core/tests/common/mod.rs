@@ -88,3 +88,72 @@ pub fn non_empty_levels(dir: &Path) -> Vec<usize> {
         .filter(|&l| !v.files[l].is_empty())
         .collect()
 }
+
+/// Copies the regular files of `from` into `to` (created if needed).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("dir entry");
+        if entry.file_type().expect("file type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy file");
+        }
+    }
+}
+
+/// What CURRENT says, e.g. "MANIFEST-000005\n".
+pub fn read_current(dir: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(dir.join("CURRENT")).expect("read CURRENT")).into_owned()
+}
+
+/// Every table file on disk is one the MANIFEST names, and no temp file is left
+/// (the DB must be closed).
+pub fn assert_no_orphan_files(dir: &Path) {
+    let mut live: Vec<u64> = levels_on_disk(dir).into_iter().flatten().collect();
+    live.sort();
+    assert_eq!(files_of_type(dir, FileType::Table), live, "orphan tables");
+    assert!(
+        files_of_type(dir, FileType::Temp).is_empty(),
+        "temp files left"
+    );
+}
+
+/// xorshift64: a small deterministic generator for randomized tests, replayable from
+/// its printed seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform-ish in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// The seed of a randomized test: `SILTDB_SEED` if set (to replay a failure), else the clock.
+pub fn seed() -> u64 {
+    std::env::var("SILTDB_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        })
+        | 1
+}
