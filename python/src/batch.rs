@@ -62,7 +62,12 @@ impl PyWriteBatch {
 #[pymethods]
 impl PyWriteBatch {
     /// Add a put of value under key.
-    fn put(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn put(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         self.check_open(py)?;
         let key = self.full_key(key)?;
         let value = to_bytes(value, "value")?;
@@ -126,7 +131,8 @@ impl PyWriteBatch {
         _traceback: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         self.check_open(py)?;
-        if !(self.transaction && !exc_type.is_none()) {
+        let discard = self.transaction && !exc_type.is_none();
+        if !discard {
             self.write(py)?;
         }
         lock(&self.batch).clear();

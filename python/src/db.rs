@@ -21,11 +21,11 @@ use crate::batch::PyWriteBatch;
 use crate::bytes_like::to_bytes;
 use crate::errors::to_py_err;
 use crate::iterator::{IterArgs, PyIterator, PyRawIterator};
+use crate::listener::{InFlight, PyListener};
 use crate::options::{db_path, Tuning};
 use crate::prefixed::PyPrefixedDb;
-use crate::snapshot::PySnapshot;
-use crate::listener::{InFlight, PyListener};
 use crate::properties::{property_name, stats_dict};
+use crate::snapshot::PySnapshot;
 
 /// A LevelDB-compatible database directory, open for reading and writing.
 ///
@@ -267,11 +267,7 @@ impl PyDb {
     /// transaction=True an exception in the block discards it instead. sync=True fsyncs
     /// the log when it is written.
     #[pyo3(signature = (*, transaction = false, sync = false))]
-    fn write_batch(
-        slf: &Bound<'_, Self>,
-        transaction: bool,
-        sync: bool,
-    ) -> PyResult<PyWriteBatch> {
+    fn write_batch(slf: &Bound<'_, Self>, transaction: bool, sync: bool) -> PyResult<PyWriteBatch> {
         slf.get().check_open(slf.py())?;
         Ok(PyWriteBatch::new(
             slf.clone().unbind(),
@@ -365,11 +361,7 @@ impl PyDb {
 
     /// approximate_size() for each (start, stop) pair given, as a list.
     #[pyo3(signature = (*ranges))]
-    fn approximate_sizes(
-        &self,
-        py: Python<'_>,
-        ranges: &Bound<'_, PyTuple>,
-    ) -> PyResult<Vec<u64>> {
+    fn approximate_sizes(&self, py: Python<'_>, ranges: &Bound<'_, PyTuple>) -> PyResult<Vec<u64>> {
         let mut owned = Vec::with_capacity(ranges.len());
         for range in ranges.iter() {
             let (start, stop): (Bound<'_, PyAny>, Bound<'_, PyAny>) = range.extract()?;

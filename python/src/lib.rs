@@ -30,6 +30,8 @@ mod siltdb_module {
         NotFoundError, NotSupportedError,
     };
     #[pymodule_export]
+    use crate::events::{FlushInfo, WriteStallInfo};
+    #[pymodule_export]
     use crate::iterator::{PyIterator, PyRawIterator};
     #[pymodule_export]
     use crate::options::{destroy_db, repair_db};
@@ -37,8 +39,6 @@ mod siltdb_module {
     use crate::prefixed::PyPrefixedDb;
     #[pymodule_export]
     use crate::snapshot::PySnapshot;
-    #[pymodule_export]
-    use crate::events::{FlushInfo, WriteStallInfo};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -91,6 +91,11 @@ pub fn destroy_db(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
     max_file_size = None, compression = Some(String::from("snappy")),
     bloom_filter_bits = None,
 ))]
+#[pyo3(
+    text_signature = "(name, *, paranoid_checks=None, write_buffer_size=None, \
+    max_open_files=None, lru_cache_size=None, block_size=None, block_restart_interval=None, \
+    max_file_size=None, compression='snappy', bloom_filter_bits=None)"
+)]
 #[allow(clippy::too_many_arguments)] // mirrors the Python keyword arguments one to one
 pub fn repair_db(
     py: Python<'_>,
