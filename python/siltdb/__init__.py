@@ -18,6 +18,15 @@ and db.stats() report the engine's state.
 from ._siltdb import (
     DB,
     BusyError,
+    Iterator,
+    IteratorInvalidError,
+    PrefixedDB,
+    RawIterator,
+    Snapshot,
+    WriteBatch,
+    __leveldb_version__,
+    destroy_db,
+    repair_db,
     ClosedError,
     CorruptionError,
     Error,
@@ -32,7 +41,15 @@ from ._siltdb import (
 
 __all__ = [
     "DB",
+    "PrefixedDB",
+    "Iterator",
+    "RawIterator",
+    "Snapshot",
+    "WriteBatch",
+    "destroy_db",
+    "repair_db",
     "Error",
+    "IteratorInvalidError",
     "IOError",
     "BusyError",
     "CorruptionError",
@@ -43,4 +60,5 @@ __all__ = [
     "FlushInfo",
     "WriteStallInfo",
     "__version__",
+    "__leveldb_version__",
 ]

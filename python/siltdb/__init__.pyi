@@ -5,10 +5,12 @@ import sys
 from types import TracebackType
 from typing import (
     Any,
+    Iterator as _PyIterator,
     List,
     Literal,
     Optional,
     Protocol,
+    Tuple,
     Type,
     TypedDict,
     TypeVar,
@@ -28,7 +30,15 @@ _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 __all__ = [
     "DB",
+    "PrefixedDB",
+    "Iterator",
+    "RawIterator",
+    "Snapshot",
+    "WriteBatch",
+    "destroy_db",
+    "repair_db",
     "Error",
+    "IteratorInvalidError",
     "IOError",
     "BusyError",
     "CorruptionError",
@@ -39,9 +49,12 @@ __all__ = [
     "FlushInfo",
     "WriteStallInfo",
     "__version__",
+    "__leveldb_version__",
 ]
 
 __version__: str
+__leveldb_version__: str
+"""The LevelDB release whose format and API siltdb follows: '1.23'."""
 
 class Error(Exception):
     """Base class of every error siltdb raises."""
@@ -55,6 +68,9 @@ class BusyError(IOError):
 
 class CorruptionError(Error):
     """Stored bytes failed a checksum or do not decode."""
+
+class IteratorInvalidError(Error):
+    """A RawIterator was asked for its key, value or a move while not on an entry."""
 
 class InvalidArgumentError(Error):
     """The engine cannot accept an argument or option."""
@@ -176,10 +192,13 @@ class DB:
         *,
         create_if_missing: bool = False,
         error_if_exists: bool = False,
-        paranoid_checks: bool = False,
+        paranoid_checks: Optional[bool] = None,
         write_buffer_size: Optional[int] = None,
         max_open_files: Optional[int] = None,
+        lru_cache_size: Optional[int] = None,  # accepted; no block cache yet
         block_size: Optional[int] = None,
+        block_restart_interval: Optional[int] = None,
+        max_file_size: Optional[int] = None,
         compression: Optional[str] = "snappy",
         bloom_filter_bits: Optional[int] = None,
         listener: Optional[object] = None,  # any subset of _Listener's methods
@@ -188,11 +207,55 @@ class DB:
     def put(self, key: _BytesLike, value: _BytesLike, *, sync: bool = False) -> None:
         """Store value under key, replacing any earlier value."""
     @overload
-    def get(self, key: _BytesLike) -> Optional[bytes]: ...
+    def get(
+        self,
+        key: _BytesLike,
+        *,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Optional[bytes]: ...
     @overload
-    def get(self, key: _BytesLike, default: _T) -> Union[bytes, _T]: ...
+    def get(
+        self,
+        key: _BytesLike,
+        default: _T,
+        *,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Union[bytes, _T]: ...
     def delete(self, key: _BytesLike, *, sync: bool = False) -> None:
         """Remove key. Deleting a missing key is not an error."""
+    def write_batch(self, *, transaction: bool = False, sync: bool = False) -> "WriteBatch":
+        """A WriteBatch applied atomically; written when its with block ends."""
+    def iterator(
+        self,
+        *,
+        reverse: bool = False,
+        start: Optional[_BytesLike] = None,
+        stop: Optional[_BytesLike] = None,
+        include_start: bool = True,
+        include_stop: bool = False,
+        prefix: Optional[_BytesLike] = None,
+        include_key: bool = True,
+        include_value: bool = True,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> "Iterator":
+        """An Iterator over the database as of now; see siltdb.Iterator."""
+    def __iter__(self) -> "Iterator":
+        """Iterate over every (key, value) in key order."""
+    def raw_iterator(
+        self, *, verify_checksums: bool = False, fill_cache: bool = True
+    ) -> "RawIterator":
+        """A RawIterator (LevelDB's cursor) over the database as of now, unpositioned."""
+    def snapshot(self) -> "Snapshot":
+        """A read-only view of the database as of now, until released."""
+    def prefixed_db(self, prefix: _BytesLike) -> "PrefixedDB":
+        """The keys starting with prefix, seen without it."""
+    def approximate_size(self, start: _BytesLike, stop: _BytesLike) -> int:
+        """Approximate bytes of table files holding keys in [start, stop)."""
+    def approximate_sizes(self, *ranges: Tuple[_BytesLike, _BytesLike]) -> List[int]:
+        """approximate_size() for each (start, stop) pair."""
     def flush(self, wait: bool = True) -> None:
         """Write the in-memory buffer of recent writes to a table file (.ldb).
 
@@ -224,3 +287,217 @@ class DB:
         exc_value: Optional[BaseException],
         traceback: Optional[TracebackType],
     ) -> bool: ...
+
+_Item = Any  # (key, value) tuple, key, value or None, per include_key / include_value
+
+@final
+class Iterator:
+    """A range iterator (plyvel's): yields (key, value) tuples, or keys or values alone.
+
+    The cursor sits between entries: after next() returned an entry, prev() returns the
+    same entry. Usable as a context manager, which closes it. RuntimeError once closed
+    or once its DB is closed.
+    """
+
+    def __iter__(self) -> "Iterator": ...
+    def __next__(self) -> _Item:
+        """The next entry in the iteration direction; StopIteration at the end."""
+    def prev(self) -> _Item:
+        """Move back one entry and return it; StopIteration at the start."""
+    def seek_to_start(self) -> None:
+        """Move before the first entry of the range."""
+    def seek_to_stop(self) -> None:
+        """Move after the last entry of the range."""
+    def seek(self, target: _BytesLike) -> None:
+        """Move to just before the first key >= target, clamped to the range."""
+    def close(self) -> None:
+        """Release the iterator. Idempotent."""
+    def __enter__(self) -> "Iterator": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+@final
+class RawIterator:
+    """LevelDB's iterator as it is; IteratorInvalidError when used off an entry."""
+
+    def valid(self) -> bool:
+        """True when positioned on an entry."""
+    def seek_to_first(self) -> None:
+        """Position on the first entry."""
+    def seek_to_last(self) -> None:
+        """Position on the last entry."""
+    def seek(self, target: _BytesLike) -> None:
+        """Position on the first entry whose key is >= target."""
+    def next(self) -> None:
+        """Move to the next entry."""
+    def prev(self) -> None:
+        """Move to the previous entry."""
+    def key(self) -> bytes:
+        """The current key."""
+    def value(self) -> bytes:
+        """The current value."""
+    def item(self) -> Tuple[bytes, bytes]:
+        """The current (key, value)."""
+    def close(self) -> None:
+        """Release the iterator. Idempotent."""
+    def __enter__(self) -> "RawIterator": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+@final
+class Snapshot:
+    """A read-only view of the database as of its creation, until released."""
+
+    @overload
+    def get(
+        self,
+        key: _BytesLike,
+        *,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Optional[bytes]: ...
+    @overload
+    def get(
+        self,
+        key: _BytesLike,
+        default: _T,
+        *,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Union[bytes, _T]: ...
+    def iterator(
+        self,
+        *,
+        reverse: bool = False,
+        start: Optional[_BytesLike] = None,
+        stop: Optional[_BytesLike] = None,
+        include_start: bool = True,
+        include_stop: bool = False,
+        prefix: Optional[_BytesLike] = None,
+        include_key: bool = True,
+        include_value: bool = True,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Iterator:
+        """An Iterator over the snapshot's view."""
+    def raw_iterator(
+        self, *, verify_checksums: bool = False, fill_cache: bool = True
+    ) -> RawIterator:
+        """A RawIterator over the snapshot's view."""
+    def __iter__(self) -> Iterator: ...
+    def close(self) -> None:
+        """Release the snapshot. Idempotent."""
+    def release(self) -> None:
+        """The same as close()."""
+    def __enter__(self) -> "Snapshot": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+@final
+class WriteBatch:
+    """Puts and deletes applied atomically by write() or at the end of a with block
+    (discarded instead if transaction=True and the block raised)."""
+
+    def put(self, key: _BytesLike, value: _BytesLike) -> None:
+        """Add a put."""
+    def delete(self, key: _BytesLike) -> None:
+        """Add a delete."""
+    def clear(self) -> None:
+        """Drop everything added so far."""
+    def append(self, other: "WriteBatch") -> None:
+        """Add other's puts and deletes after this batch's."""
+    def approximate_size(self) -> int:
+        """The encoded size of the batch in bytes."""
+    def write(self) -> None:
+        """Apply the batch atomically."""
+    def __enter__(self) -> "WriteBatch": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+@final
+class PrefixedDB:
+    """The keys of a DB starting with prefix, seen without it."""
+
+    @property
+    def db(self) -> DB:
+        """The underlying DB."""
+    @property
+    def prefix(self) -> bytes:
+        """The prefix added to every key."""
+    @overload
+    def get(
+        self,
+        key: _BytesLike,
+        *,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Optional[bytes]: ...
+    @overload
+    def get(
+        self,
+        key: _BytesLike,
+        default: _T,
+        *,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Union[bytes, _T]: ...
+    def put(self, key: _BytesLike, value: _BytesLike, *, sync: bool = False) -> None:
+        """Store value under prefix + key."""
+    def delete(self, key: _BytesLike, *, sync: bool = False) -> None:
+        """Remove prefix + key."""
+    def write_batch(self, *, transaction: bool = False, sync: bool = False) -> WriteBatch:
+        """A WriteBatch whose keys get the prefix."""
+    def iterator(
+        self,
+        *,
+        reverse: bool = False,
+        start: Optional[_BytesLike] = None,
+        stop: Optional[_BytesLike] = None,
+        include_start: bool = True,
+        include_stop: bool = False,
+        prefix: Optional[_BytesLike] = None,
+        include_key: bool = True,
+        include_value: bool = True,
+        verify_checksums: bool = False,
+        fill_cache: bool = True,
+    ) -> Iterator:
+        """An Iterator over the keys under the prefix, returned without it."""
+    def __iter__(self) -> Iterator: ...
+    def snapshot(self) -> Snapshot:
+        """A Snapshot reading under the prefix."""
+    def prefixed_db(self, prefix: _BytesLike) -> "PrefixedDB":
+        """A PrefixedDB for this prefix + prefix."""
+
+def destroy_db(name: _Path) -> None:
+    """Delete the database in directory name (BusyError while it is open)."""
+
+def repair_db(
+    name: _Path,
+    *,
+    paranoid_checks: Optional[bool] = None,
+    write_buffer_size: Optional[int] = None,
+    max_open_files: Optional[int] = None,
+    lru_cache_size: Optional[int] = None,
+    block_size: Optional[int] = None,
+    block_restart_interval: Optional[int] = None,
+    max_file_size: Optional[int] = None,
+    compression: Optional[str] = "snappy",
+    bloom_filter_bits: Optional[int] = None,
+) -> None:
+    """Rebuild the database in directory name from the table files and logs it finds."""

@@ -9,20 +9,23 @@
 //! freed) happens with the GIL released: a listener callback may be waiting for the GIL on
 //! the event thread, and close waits for that callback.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
-use siltdb::{CompressionType, Db, ErrorKind, FlushOptions, Options, ReadOptions, WriteOptions};
+use siltdb::{Db, ErrorKind, FlushOptions, Options, ReadOptions, WriteOptions};
 
+use crate::batch::PyWriteBatch;
 use crate::bytes_like::to_bytes;
 use crate::errors::to_py_err;
+use crate::iterator::{IterArgs, PyIterator, PyRawIterator};
 use crate::listener::{InFlight, PyListener};
+use crate::options::{db_path, Tuning};
+use crate::prefixed::PyPrefixedDb;
 use crate::properties::{property_name, stats_dict};
+use crate::snapshot::PySnapshot;
 
 /// A LevelDB-compatible database directory, open for reading and writing.
 ///
@@ -60,10 +63,13 @@ impl PyDb {
         *,
         create_if_missing = false,
         error_if_exists = false,
-        paranoid_checks = false,
+        paranoid_checks = None,
         write_buffer_size = None,
         max_open_files = None,
+        lru_cache_size = None,
         block_size = None,
+        block_restart_interval = None,
+        max_file_size = None,
         compression = Some(String::from("snappy")),
         bloom_filter_bits = None,
         listener = None,
@@ -71,7 +77,8 @@ impl PyDb {
     ))]
     #[pyo3(
         text_signature = "(name, *, create_if_missing=False, error_if_exists=False, \
-        paranoid_checks=False, write_buffer_size=None, max_open_files=None, block_size=None, \
+        paranoid_checks=None, write_buffer_size=None, max_open_files=None, lru_cache_size=None, \
+        block_size=None, block_restart_interval=None, max_file_size=None, \
         compression='snappy', bloom_filter_bits=None, listener=None, flush_on_close=False)"
     )]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword arguments one to one
@@ -80,35 +87,37 @@ impl PyDb {
         name: &Bound<'_, PyAny>,
         create_if_missing: bool,
         error_if_exists: bool,
-        paranoid_checks: bool,
+        paranoid_checks: Option<bool>,
         write_buffer_size: Option<usize>,
         max_open_files: Option<usize>,
+        lru_cache_size: Option<usize>,
         block_size: Option<usize>,
+        block_restart_interval: Option<usize>,
+        max_file_size: Option<u64>,
         compression: Option<String>,
         bloom_filter_bits: Option<usize>,
         listener: Option<&Bound<'_, PyAny>>,
         flush_on_close: bool,
     ) -> PyResult<Self> {
-        // fsdecode accepts str, bytes and os.PathLike, and raises TypeError for the rest.
-        let name = py
-            .import("os")?
-            .call_method1("fsdecode", (name,))?
-            .cast_into::<PyString>()?;
-        let path: PathBuf = name.extract()?;
+        let (path, name) = db_path(py, name)?;
+        let _ = lru_cache_size; // accepted for plyvel; siltdb has no block cache yet
 
         let listener = listener.map(PyListener::new).transpose()?.map(Arc::new);
-        let defaults = Options::default();
+        let tuning = Tuning {
+            paranoid_checks,
+            write_buffer_size,
+            max_open_files,
+            block_size,
+            block_restart_interval,
+            max_file_size,
+            compression,
+            bloom_filter_bits,
+        };
         let mut options = Options {
             create_if_missing,
             error_if_exists,
-            paranoid_checks,
-            write_buffer_size: write_buffer_size.unwrap_or(defaults.write_buffer_size),
-            max_open_files: max_open_files.unwrap_or(defaults.max_open_files),
-            block_size: block_size.unwrap_or(defaults.block_size),
-            compression: compression_type(compression.as_deref())?,
-            bloom_bits_per_key: bloom_filter_bits.unwrap_or(defaults.bloom_bits_per_key),
             flush_on_close,
-            ..defaults
+            ..tuning.options()?
         };
         if let Some(listener) = &listener {
             options = options.listener(listener.clone());
@@ -138,41 +147,37 @@ impl PyDb {
     ) -> PyResult<()> {
         let key = to_bytes(key, "key")?;
         let value = to_bytes(value, "value")?;
-        let (key, value) = (key.as_bytes(), value.as_bytes());
-        let opts = WriteOptions { sync };
-        py.detach(|| self.db.put(&opts, key, value))
-            .map_err(|e| to_py_err(py, e))
+        self.put_raw(py, key.as_bytes(), value.as_bytes(), sync)
     }
 
     /// Return the value stored under key as bytes, or default if the key is absent.
     ///
-    /// A key stored with an empty value returns b'', not default.
-    #[pyo3(signature = (key, default = None))]
+    /// A key stored with an empty value returns b'', not default. verify_checksums=True
+    /// checks every block read against its checksum (always on with paranoid_checks);
+    /// fill_cache is accepted for plyvel (siltdb has no block cache yet).
+    #[pyo3(signature = (key, default = None, *, verify_checksums = false, fill_cache = true))]
     fn get(
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
         default: Option<Py<PyAny>>,
+        verify_checksums: bool,
+        fill_cache: bool,
     ) -> PyResult<Py<PyAny>> {
         let key = to_bytes(key, "key")?;
-        let key = key.as_bytes();
-        let found = py
-            .detach(|| self.db.get(&ReadOptions::default(), key))
-            .map_err(|e| to_py_err(py, e))?;
-        Ok(match found {
-            Some(value) => PyBytes::new(py, &value).into_any().unbind(),
-            None => default.unwrap_or_else(|| py.None()),
-        })
+        let opts = ReadOptions {
+            verify_checksums,
+            fill_cache,
+            snapshot: None,
+        };
+        self.get_with(py, key.as_bytes(), default, &opts)
     }
 
     /// Remove key. Deleting a missing key is not an error.
     #[pyo3(signature = (key, *, sync = false))]
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>, sync: bool) -> PyResult<()> {
         let key = to_bytes(key, "key")?;
-        let key = key.as_bytes();
-        let opts = WriteOptions { sync };
-        py.detach(|| self.db.delete(&opts, key))
-            .map_err(|e| to_py_err(py, e))
+        self.delete_raw(py, key.as_bytes(), sync)
     }
 
     /// Write the in-memory buffer of recent writes to a table file (.ldb).
@@ -256,6 +261,120 @@ impl PyDb {
         stats_dict(py, &stats)
     }
 
+    /// A WriteBatch applying its puts and deletes atomically; see siltdb.WriteBatch.
+    ///
+    /// As a context manager it is written when the with block ends; with
+    /// transaction=True an exception in the block discards it instead. sync=True fsyncs
+    /// the log when it is written.
+    #[pyo3(signature = (*, transaction = false, sync = false))]
+    fn write_batch(slf: &Bound<'_, Self>, transaction: bool, sync: bool) -> PyResult<PyWriteBatch> {
+        slf.get().check_open(slf.py())?;
+        Ok(PyWriteBatch::new(
+            slf.clone().unbind(),
+            None,
+            transaction,
+            sync,
+        ))
+    }
+
+    /// An Iterator over the database as of now (see siltdb.Iterator).
+    ///
+    /// Yields (key, value) tuples in key order (reverse=True: descending), or keys alone
+    /// (include_value=False) or values alone (include_key=False). start/stop bound the
+    /// range (include_start=True and include_stop=False by default); prefix=p limits it
+    /// to keys starting with p and cannot be combined with start or stop (TypeError).
+    #[pyo3(signature = (
+        *, reverse = false, start = None, stop = None, include_start = true,
+        include_stop = false, prefix = None, include_key = true, include_value = true,
+        verify_checksums = false, fill_cache = true,
+    ))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python keyword arguments one to one
+    fn iterator(
+        slf: &Bound<'_, Self>,
+        reverse: bool,
+        start: Option<&Bound<'_, PyAny>>,
+        stop: Option<&Bound<'_, PyAny>>,
+        include_start: bool,
+        include_stop: bool,
+        prefix: Option<&Bound<'_, PyAny>>,
+        include_key: bool,
+        include_value: bool,
+        verify_checksums: bool,
+        fill_cache: bool,
+    ) -> PyResult<PyIterator> {
+        let args = IterArgs {
+            reverse,
+            start,
+            stop,
+            include_start,
+            include_stop,
+            prefix,
+            include_key,
+            include_value,
+            verify_checksums,
+            fill_cache,
+        };
+        PyIterator::create(slf.py(), slf, None, None, args)
+    }
+
+    /// Iterate over every (key, value) in key order, as iterator().
+    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<PyIterator> {
+        Self::iterator(
+            slf, false, None, None, true, false, None, true, true, false, true,
+        )
+    }
+
+    /// A RawIterator (LevelDB's cursor) over the database as of now, unpositioned.
+    #[pyo3(signature = (*, verify_checksums = false, fill_cache = true))]
+    fn raw_iterator(
+        slf: &Bound<'_, Self>,
+        verify_checksums: bool,
+        fill_cache: bool,
+    ) -> PyResult<PyRawIterator> {
+        PyRawIterator::create(slf.py(), slf, None, verify_checksums, fill_cache)
+    }
+
+    /// A Snapshot: a read-only view of the database as of now, until released.
+    fn snapshot(slf: &Bound<'_, Self>) -> PyResult<PySnapshot> {
+        PySnapshot::create(slf.py(), slf, None)
+    }
+
+    /// A PrefixedDB: the keys starting with prefix, seen without it.
+    fn prefixed_db(slf: &Bound<'_, Self>, prefix: &Bound<'_, PyAny>) -> PyResult<PyPrefixedDb> {
+        let prefix = to_bytes(prefix, "prefix")?;
+        Ok(PyPrefixedDb::new(slf.clone().unbind(), prefix.unbind()))
+    }
+
+    /// The approximate bytes of table files holding keys in [start, stop).
+    ///
+    /// Data still only in the memory buffer (not flushed) is not counted.
+    fn approximate_size(
+        &self,
+        py: Python<'_>,
+        start: &Bound<'_, PyAny>,
+        stop: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let range = PyTuple::new(py, [start, stop])?;
+        let sizes = self.approximate_sizes(py, &PyTuple::new(py, [range])?)?;
+        Ok(sizes.first().copied().unwrap_or(0))
+    }
+
+    /// approximate_size() for each (start, stop) pair given, as a list.
+    #[pyo3(signature = (*ranges))]
+    fn approximate_sizes(&self, py: Python<'_>, ranges: &Bound<'_, PyTuple>) -> PyResult<Vec<u64>> {
+        let mut owned = Vec::with_capacity(ranges.len());
+        for range in ranges.iter() {
+            let (start, stop): (Bound<'_, PyAny>, Bound<'_, PyAny>) = range.extract()?;
+            owned.push((to_bytes(&start, "start")?, to_bytes(&stop, "stop")?));
+        }
+        let pairs: Vec<(&[u8], &[u8])> = owned
+            .iter()
+            .map(|(a, b)| (a.as_bytes(), b.as_bytes()))
+            .collect();
+        py.detach(|| self.db.approximate_sizes(&pairs))
+            .map_err(|e| to_py_err(py, e))
+    }
+
     /// True once close() has been called.
     #[getter]
     fn closed(&self) -> bool {
@@ -313,6 +432,48 @@ impl PyDb {
 }
 
 impl PyDb {
+    /// The engine handle, for the iterator, snapshot and batch objects.
+    pub fn engine(&self) -> &Db {
+        &self.db
+    }
+
+    /// ClosedError (a RuntimeError) once the DB is closed.
+    pub fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        if self.db.is_closed() {
+            return Err(to_py_err(py, siltdb::Error::Closed));
+        }
+        Ok(())
+    }
+
+    /// A point read with the GIL released: the value as bytes, or default.
+    pub fn get_with(
+        &self,
+        py: Python<'_>,
+        key: &[u8],
+        default: Option<Py<PyAny>>,
+        opts: &ReadOptions,
+    ) -> PyResult<Py<PyAny>> {
+        let found = py
+            .detach(|| self.db.get(opts, key))
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(match found {
+            Some(value) => PyBytes::new(py, &value).into_any().unbind(),
+            None => default.unwrap_or_else(|| py.None()),
+        })
+    }
+
+    pub fn put_raw(&self, py: Python<'_>, key: &[u8], value: &[u8], sync: bool) -> PyResult<()> {
+        let opts = WriteOptions { sync };
+        py.detach(|| self.db.put(&opts, key, value))
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    pub fn delete_raw(&self, py: Python<'_>, key: &[u8], sync: bool) -> PyResult<()> {
+        let opts = WriteOptions { sync };
+        py.detach(|| self.db.delete(&opts, key))
+            .map_err(|e| to_py_err(py, e))
+    }
+
     fn release_listener(&self) {
         if let Some(listener) = &self.listener {
             listener.release();
@@ -347,16 +508,5 @@ impl Drop for PyDb {
             }
         }
         self.release_listener();
-    }
-}
-
-/// The engine's compression for the Python `compression` argument.
-fn compression_type(name: Option<&str>) -> PyResult<CompressionType> {
-    match name {
-        Some("snappy") => Ok(CompressionType::Snappy),
-        None => Ok(CompressionType::None),
-        Some(other) => Err(PyValueError::new_err(format!(
-            "compression must be 'snappy' or None, not '{other}'"
-        ))),
     }
 }

@@ -28,6 +28,12 @@ create_exception!(
 );
 create_exception!(
     siltdb,
+    IteratorInvalidError,
+    Error,
+    "A RawIterator was asked for its key, value or a move while not on an entry."
+);
+create_exception!(
+    siltdb,
     InvalidArgumentError,
     Error,
     "The engine cannot accept an argument or option (including opening a missing \

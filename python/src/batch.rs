@@ -1,0 +1,141 @@
+//! `siltdb.WriteBatch`: puts and deletes collected in Python and applied atomically by
+//! `write()` or at the end of a with block (plyvel's semantics: with transaction=True an
+//! exception in the block discards the batch; otherwise what was added is written anyway).
+
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::prelude::*;
+use siltdb::{WriteBatch, WriteOptions};
+
+use crate::bytes_like::to_bytes;
+use crate::db::PyDb;
+use crate::errors::to_py_err;
+use crate::iterator::concat;
+
+/// A group of puts and deletes written to the DB atomically: after a crash either all of
+/// them are present or none.
+///
+/// Made by DB.write_batch() or PrefixedDB.write_batch() (whose keys get the prefix).
+/// Usable as a context manager: the batch is written when the with block ends, unless
+/// transaction=True and the block raised, in which case it is discarded.
+#[pyclass(module = "siltdb", name = "WriteBatch", frozen)]
+pub struct PyWriteBatch {
+    db: Py<PyDb>,
+    prefix: Option<Vec<u8>>,
+    transaction: bool,
+    sync: bool,
+    batch: Mutex<WriteBatch>,
+}
+
+fn lock(m: &Mutex<WriteBatch>) -> MutexGuard<'_, WriteBatch> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PyWriteBatch {
+    pub fn new(db: Py<PyDb>, prefix: Option<Vec<u8>>, transaction: bool, sync: bool) -> Self {
+        PyWriteBatch {
+            db,
+            prefix,
+            transaction,
+            sync,
+            batch: Mutex::new(WriteBatch::new()),
+        }
+    }
+
+    /// ClosedError (a RuntimeError) once the DB is closed, as plyvel checks on every call.
+    fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        if self.db.get().engine().is_closed() {
+            return Err(to_py_err(py, siltdb::Error::Closed));
+        }
+        Ok(())
+    }
+
+    fn full_key(&self, key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let key = to_bytes(key, "key")?;
+        Ok(match &self.prefix {
+            Some(p) => concat(p, key.as_bytes()),
+            None => key.as_bytes().to_vec(),
+        })
+    }
+}
+
+#[pymethods]
+impl PyWriteBatch {
+    /// Add a put of value under key.
+    fn put(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.check_open(py)?;
+        let key = self.full_key(key)?;
+        let value = to_bytes(value, "value")?;
+        lock(&self.batch).put(&key, value.as_bytes());
+        Ok(())
+    }
+
+    /// Add a delete of key.
+    fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.check_open(py)?;
+        let key = self.full_key(key)?;
+        lock(&self.batch).delete(&key);
+        Ok(())
+    }
+
+    /// Drop everything added so far.
+    fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_open(py)?;
+        lock(&self.batch).clear();
+        Ok(())
+    }
+
+    /// Add every put and delete of other (another WriteBatch) after this batch's.
+    fn append(&self, py: Python<'_>, other: &Bound<'_, PyWriteBatch>) -> PyResult<()> {
+        self.check_open(py)?;
+        // Copied first: other may be this very batch, whose lock we take next.
+        let records = lock(&other.get().batch).clone();
+        lock(&self.batch).append(&records);
+        Ok(())
+    }
+
+    /// The size in bytes of the batch as it will be written to the log.
+    fn approximate_size(&self) -> usize {
+        lock(&self.batch).approximate_size()
+    }
+
+    /// Apply the batch to the DB atomically (with sync as given to write_batch()). The
+    /// batch keeps its contents; clear() empties it.
+    fn write(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_open(py)?;
+        let batch = lock(&self.batch).clone();
+        let engine = self.db.get().engine();
+        let opts = WriteOptions { sync: self.sync };
+        py.detach(|| engine.write(&opts, &batch))
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    /// Return the batch itself; it is written when the with block ends.
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().check_open(slf.py())?;
+        Ok(slf)
+    }
+
+    /// Write the batch and clear it, except with transaction=True when the block raised
+    /// (then only clear it). Exceptions from the with block propagate.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: &Bound<'_, PyAny>,
+        _exc_value: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        self.check_open(py)?;
+        let discard = self.transaction && !exc_type.is_none();
+        if !discard {
+            self.write(py)?;
+        }
+        lock(&self.batch).clear();
+        Ok(false)
+    }
+}

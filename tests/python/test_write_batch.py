@@ -1,0 +1,111 @@
+"""DB.write_batch(): atomic application, plyvel's transaction semantics in a with block,
+append / clear / approximate_size, and use after close."""
+
+import threading
+
+import pytest
+
+import siltdb
+
+
+def test_batch_writes_nothing_until_written(db):
+    wb = db.write_batch()
+    wb.put(b"a", b"1")
+    wb.put(b"b", b"2")
+    wb.delete(b"a")
+    assert db.get(b"b") is None
+    wb.write()
+    assert db.get(b"a") is None
+    assert db.get(b"b") == b"2"
+
+
+def test_with_block_writes_at_exit(db):
+    with db.write_batch() as wb:
+        wb.put(b"k", b"v")
+        assert db.get(b"k") is None
+    assert db.get(b"k") == b"v"
+
+
+def test_transaction_discards_the_batch_when_the_block_raises(db):
+    db.put(b"keep", b"old")
+    with pytest.raises(ValueError):
+        with db.write_batch(transaction=True) as wb:
+            wb.put(b"keep", b"new")
+            wb.put(b"other", b"x")
+            raise ValueError("abort")
+    assert db.get(b"keep") == b"old"
+    assert db.get(b"other") is None
+
+
+def test_without_transaction_what_was_added_is_written_even_on_exception(db):
+    with pytest.raises(ValueError):
+        with db.write_batch() as wb:
+            wb.put(b"a", b"1")
+            raise ValueError("boom")
+    assert db.get(b"a") == b"1"
+
+
+def test_clear_append_and_approximate_size(db):
+    wb = db.write_batch()
+    empty = wb.approximate_size()
+    wb.put(b"a", b"1")
+    assert wb.approximate_size() > empty
+    wb.clear()
+    assert wb.approximate_size() == empty
+    other = db.write_batch()
+    other.put(b"x", b"1")
+    other.delete(b"y")
+    wb.put(b"a", b"1")
+    wb.append(other)
+    wb.append(wb)  # appending a batch to itself doubles it, no deadlock
+    wb.write()
+    assert db.get(b"a") == b"1"
+    assert db.get(b"x") == b"1"
+
+
+def test_readers_never_see_half_a_batch(db):
+    keys = [b"acct%02d" % i for i in range(20)]
+    for k in keys:
+        db.put(k, b"0")
+    stop = threading.Event()
+    torn = []
+
+    def reader():
+        while not stop.is_set():
+            with db.snapshot() as snap:
+                values = {snap.get(k) for k in keys}
+            if len(values) != 1:
+                torn.append(values)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for round_ in range(1, 200):
+            with db.write_batch() as wb:
+                for k in keys:
+                    wb.put(k, b"%d" % round_)
+    finally:
+        stop.set()
+        t.join()
+    assert torn == []
+
+
+def test_batch_survives_reopen(db_path):
+    with siltdb.DB(db_path, create_if_missing=True) as db:
+        with db.write_batch(sync=True) as wb:
+            for i in range(100):
+                wb.put(b"%03d" % i, b"v")
+    with siltdb.DB(db_path) as db:
+        assert len(list(db)) == 100
+
+
+def test_batch_after_close_raises_runtime_error(db_path):
+    db = siltdb.DB(db_path, create_if_missing=True)
+    wb = db.write_batch()
+    wb.put(b"a", b"1")
+    db.close()
+    for call in (lambda: wb.put(b"b", b"2"), wb.write, wb.clear):
+        with pytest.raises(RuntimeError):
+            call()
+    with pytest.raises(RuntimeError):
+        db.write_batch()
