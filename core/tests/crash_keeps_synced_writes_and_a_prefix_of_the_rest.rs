@@ -45,8 +45,10 @@ fn options(fs: &Arc<FaultInjectionFs>) -> Options {
     Options {
         create_if_missing: true,
         write_buffer_size: WRITE_BUFFER,
-        // Random keys make flushes overlap, so they pile up on level 0; with no major
-        // compaction to drain it, the default stop trigger would block writers forever.
+        // No automatic compaction: the crash must find the background worker idle (a
+        // compaction still deleting its inputs would touch the directory at close).
+        // Flushes of random keys pile up on level 0 instead, so the write triggers go up.
+        level0_file_num_compaction_trigger: 1000,
         level0_slowdown_writes_trigger: 1000,
         level0_stop_writes_trigger: 1000,
         fs: fs.clone(),
