@@ -1,4 +1,42 @@
 //! siltdb: an embeddable, LevelDB-compatible LSM key-value engine.
+//!
+//! A put goes through the writer queue (`db/write.rs`) into the write-ahead log
+//! (`log/`) and the memtable (`memtable.rs`). A full memtable is sealed and flushed by
+//! the background worker — minor compaction, LevelDB's steps in snake_case:
+//! `maybe_schedule_compaction` → `background_call` → `background_compaction` →
+//! `compact_memtable` → `write_level0_table` → `build_table` (`db/flush.rs`,
+//! `table/builder.rs`) → `log_and_apply` (`version/set.rs`) → `remove_obsolete_files`
+//! (`db/obsolete.rs`). Leveled compaction (`db/compaction.rs`, `version/compaction.rs`)
+//! keeps level 0 small. Reads merge memtables and tables (`db/read.rs`, `db/iter.rs`).
+//! Listeners (`events.rs`) hear about every flush and compaction, in order, on a per-Db
+//! event thread (`db/notifier.rs`). Files are LevelDB 1.23's, byte for byte.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use siltdb::{Db, EventListener, FlushJobInfo, FlushOptions, Options, ReadOptions, WriteOptions};
+//!
+//! struct Printer;
+//! impl EventListener for Printer {
+//!     fn on_flush_completed(&self, info: &FlushJobInfo) {
+//!         println!("flushed {} entries into {:?} on level {}", info.num_entries, info.file_path, info.level);
+//!     }
+//! }
+//!
+//! # fn main() -> siltdb::Result<()> {
+//! # let dir = tempfile::tempdir().expect("tempdir");
+//! let options = Options { create_if_missing: true, ..Options::default() }.listener(Arc::new(Printer));
+//! let db = Db::open(dir.path(), options)?;
+//! db.put(&WriteOptions::default(), b"key", b"value")?;
+//! db.flush(&FlushOptions { wait: true })?; // returns after on_flush_completed ran
+//! assert_eq!(db.get(&ReadOptions::default(), b"key")?, Some(b"value".to_vec()));
+//! assert_eq!(db.property("leveldb.num-files-at-level2").as_deref(), Some("1"));
+//! let mut it = db.iter(&ReadOptions::default())?;
+//! it.seek_to_first();
+//! assert_eq!((it.key(), it.value()), (&b"key"[..], &b"value"[..]));
+//! db.close()?;
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(unsafe_code)]
 
