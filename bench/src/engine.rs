@@ -113,8 +113,19 @@ impl Engine for SiltEngine {
             .map_err(|e| e.to_string())
     }
 
-    fn scan(&self, _limit: usize, _each: &mut dyn FnMut(usize)) -> Option<Result<(), String>> {
-        None // Db::iter() is not on this branch yet.
+    fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Option<Result<(), String>> {
+        let scanned = (|| {
+            let mut it = self.db.iter(&self.read).map_err(|e| e.to_string())?;
+            it.seek_to_first();
+            let mut n = 0;
+            while it.valid() && n < limit {
+                each(it.key().len() + it.value().len());
+                n += 1;
+                it.next();
+            }
+            it.status().map_err(|e| e.to_string())
+        })();
+        Some(scanned)
     }
 
     fn flush(&self) -> Result<(), String> {
