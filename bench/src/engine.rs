@@ -87,6 +87,8 @@ impl SiltEngine {
                 Compression::Snappy => CompressionType::Snappy,
             },
             bloom_bits_per_key: config.bloom_bits,
+            // Same block cache as LevelDB's: its default 8 MiB unless --cache_size.
+            block_cache_size: config.cache_size.unwrap_or(8 << 20),
             ..Options::default()
         };
         let db = Db::open(dir, options).map_err(|e| format!("siltdb open: {e}"))?;

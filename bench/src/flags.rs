@@ -145,8 +145,7 @@ USAGE: db_bench [--flag=value ...]
   --write_buffer_size=N  memtable bytes (4194304)
   --compression=none|snappy   block compression for both engines (none)
   --bloom_bits=N         bloom filter bits per key for both engines (default: none)
-  --cache_size=N         LevelDB's block cache bytes (default: LevelDB's own 8 MiB);
-                         siltdb has no block cache option yet
+  --cache_size=N         block cache bytes for both engines (default: 8 MiB, LevelDB's)
   --histogram=0|1        print a latency histogram per benchmark (0)
   --use_existing_db=0|1  do not destroy the database first; fresh-database benchmarks
                          are skipped (0)

@@ -19,8 +19,8 @@ pub fn header(flags: &Flags, engines: &str) -> String {
         .unwrap_or_else(|| "none".to_string());
     let cache = flags
         .cache_size
-        .map(|c| format!("LevelDB {c} bytes"))
-        .unwrap_or_else(|| "LevelDB default (8 MiB)".to_string());
+        .map(|c| format!("{c} bytes"))
+        .unwrap_or_else(|| "8 MiB".to_string());
     format!(
         "Engines:    {engines}\n\
          CPU:        {}\n\
@@ -31,7 +31,7 @@ pub fn header(flags: &Flags, engines: &str) -> String {
          RawSize:    {raw:.1} MB (estimated)\n\
          FileSize:   {file:.1} MB (estimated)\n\
          Options:    write_buffer_size={} compression={} bloom={bloom} threads={} \
-         block cache: {cache}, siltdb none; reads without checksum verification\n\
+         block cache: {cache} for both; reads without checksum verification\n\
          DB:         {}/<engine>\n\
          ------------------------------------------------",
         cpu(),

@@ -30,6 +30,9 @@ pub struct Options {
     pub write_buffer_size: usize,
     /// Table files kept open by the table cache (1000; LevelDB reserves 10 of these).
     pub max_open_files: usize,
+    /// Bytes of decoded data blocks kept in memory for reads (8 MiB, LevelDB's default;
+    /// plyvel's `lru_cache_size`). 0 disables the cache.
+    pub block_cache_size: usize,
     /// Approximate uncompressed size of a table data block (4 KiB).
     pub block_size: usize,
     /// Keys between restart points in a data block (16).
@@ -67,6 +70,7 @@ impl Default for Options {
             paranoid_checks: false,
             write_buffer_size: 4 << 20,
             max_open_files: 1000,
+            block_cache_size: 8 << 20,
             block_size: 4 << 10,
             block_restart_interval: 16,
             max_file_size: 2 << 20,
@@ -131,6 +135,7 @@ impl fmt::Debug for Options {
             .field("paranoid_checks", &self.paranoid_checks)
             .field("write_buffer_size", &self.write_buffer_size)
             .field("max_open_files", &self.max_open_files)
+            .field("block_cache_size", &self.block_cache_size)
             .field("block_size", &self.block_size)
             .field("block_restart_interval", &self.block_restart_interval)
             .field("max_file_size", &self.max_file_size)

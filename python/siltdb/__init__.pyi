@@ -195,7 +195,7 @@ class DB:
         paranoid_checks: Optional[bool] = None,
         write_buffer_size: Optional[int] = None,
         max_open_files: Optional[int] = None,
-        lru_cache_size: Optional[int] = None,  # accepted; no block cache yet
+        lru_cache_size: Optional[int] = None,  # block cache bytes (default 8 MiB)
         block_size: Optional[int] = None,
         block_restart_interval: Optional[int] = None,
         max_file_size: Optional[int] = None,

@@ -100,13 +100,13 @@ impl PyDb {
         flush_on_close: bool,
     ) -> PyResult<Self> {
         let (path, name) = db_path(py, name)?;
-        let _ = lru_cache_size; // accepted for plyvel; siltdb has no block cache yet
 
         let listener = listener.map(PyListener::new).transpose()?.map(Arc::new);
         let tuning = Tuning {
             paranoid_checks,
             write_buffer_size,
             max_open_files,
+            lru_cache_size,
             block_size,
             block_restart_interval,
             max_file_size,
@@ -154,7 +154,7 @@ impl PyDb {
     ///
     /// A key stored with an empty value returns b'', not default. verify_checksums=True
     /// checks every block read against its checksum (always on with paranoid_checks);
-    /// fill_cache is accepted for plyvel (siltdb has no block cache yet).
+    /// fill_cache=False reads without adding the blocks read to the block cache.
     #[pyo3(signature = (key, default = None, *, verify_checksums = false, fill_cache = true))]
     fn get(
         &self,

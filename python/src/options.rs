@@ -15,6 +15,8 @@ pub struct Tuning {
     pub paranoid_checks: Option<bool>,
     pub write_buffer_size: Option<usize>,
     pub max_open_files: Option<usize>,
+    /// plyvel's name for the block cache size in bytes.
+    pub lru_cache_size: Option<usize>,
     pub block_size: Option<usize>,
     pub block_restart_interval: Option<usize>,
     pub max_file_size: Option<u64>,
@@ -31,6 +33,7 @@ impl Tuning {
             paranoid_checks: self.paranoid_checks.unwrap_or(d.paranoid_checks),
             write_buffer_size: self.write_buffer_size.unwrap_or(d.write_buffer_size),
             max_open_files: self.max_open_files.unwrap_or(d.max_open_files),
+            block_cache_size: self.lru_cache_size.unwrap_or(d.block_cache_size),
             block_size: self.block_size.unwrap_or(d.block_size),
             block_restart_interval: self
                 .block_restart_interval
@@ -83,7 +86,7 @@ pub fn destroy_db(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
 ///
 /// For a database whose MANIFEST is lost or corrupt; some data may be lost, and what
 /// is recovered is kept. Takes the same tuning keywords as DB() (used for the tables it
-/// writes); lru_cache_size is accepted and ignored.
+/// writes); lru_cache_size sizes the block cache.
 #[pyfunction]
 #[pyo3(signature = (
     name, *, paranoid_checks = None, write_buffer_size = None, max_open_files = None,
@@ -110,12 +113,12 @@ pub fn repair_db(
     compression: Option<String>,
     bloom_filter_bits: Option<usize>,
 ) -> PyResult<()> {
-    let _ = lru_cache_size; // siltdb has no block cache yet
     let (path, _) = db_path(py, name)?;
     let tuning = Tuning {
         paranoid_checks,
         write_buffer_size,
         max_open_files,
+        lru_cache_size,
         block_size,
         block_restart_interval,
         max_file_size,

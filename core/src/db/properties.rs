@@ -48,7 +48,8 @@ impl DbInner {
                     .iter()
                     .map(|i| i.mem.approximate_memory_usage())
                     .sum();
-                Some((st.mem.approximate_memory_usage() + imm).to_string())
+                let blocks = self.table_cache.block_cache_usage();
+                Some((st.mem.approximate_memory_usage() + imm + blocks).to_string())
             }
             "siltdb.num-immutable-mem-table" => Some(st.imm.len().to_string()),
             "siltdb.mem-table-flush-pending" => Some(u8::from(!st.imm.is_empty()).to_string()),

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::filename::{sst_table_file_name, table_file_name, FileNumber};
 use crate::key::{LookupResult, SequenceNumber};
 use crate::options::{Options, ReadOptions};
+use crate::table::block_cache::BlockCache;
 use crate::table::reader::{Table, TableIterator};
 
 /// An LRU of open tables keyed by file number. `Send + Sync`; the lock is held only to
@@ -20,6 +21,8 @@ pub struct TableCache {
     options: Options,
     capacity: usize,
     state: Mutex<CacheState>,
+    /// Data blocks of every table, shared (None when `block_cache_size` is 0).
+    block_cache: Option<Arc<BlockCache>>,
 }
 
 struct CacheState {
@@ -45,7 +48,14 @@ impl TableCache {
                 tables: HashMap::new(),
                 clock: 0,
             }),
+            block_cache: (options.block_cache_size > 0)
+                .then(|| Arc::new(BlockCache::new(options.block_cache_size))),
         }
+    }
+
+    /// Bytes held by the block cache.
+    pub fn block_cache_usage(&self) -> usize {
+        self.block_cache.as_ref().map_or(0, |c| c.usage())
     }
 
     /// The open table for `number`, opening `NNNNNN.ldb` (or legacy `NNNNNN.sst`) on a
@@ -137,7 +147,11 @@ impl TableCache {
                 }
             }
         };
-        Table::open(&self.options, file, file_size, &path.display().to_string())
+        let mut table = Table::open(&self.options, file, file_size, &path.display().to_string())?;
+        if let Some(cache) = &self.block_cache {
+            table.attach_block_cache(Arc::clone(cache));
+        }
+        Ok(table)
     }
 }
 

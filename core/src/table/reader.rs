@@ -12,6 +12,7 @@ use crate::key::{
 };
 use crate::options::{Options, ReadOptions};
 use crate::table::block::{bytewise_compare, Block, BlockIter};
+use crate::table::block_cache::{new_cache_id, BlockCache};
 use crate::table::filter::{BloomFilterPolicy, FilterBlockReader, FILTER_META_KEY};
 use crate::table::format::{read_block, BlockHandle, Footer, TableFile, FOOTER_LEN};
 
@@ -25,6 +26,9 @@ pub struct Table {
     metaindex_offset: u64,
     index_offset: u64,
     paranoid_checks: bool,
+    /// Shared by the Db's tables; None for a table opened on its own.
+    block_cache: Option<Arc<BlockCache>>,
+    cache_id: u64,
 }
 
 impl Table {
@@ -64,7 +68,30 @@ impl Table {
             metaindex_offset: footer.metaindex_handle.offset,
             index_offset: footer.index_handle.offset,
             paranoid_checks: options.paranoid_checks,
+            block_cache: None,
+            cache_id: new_cache_id(),
         })
+    }
+
+    /// Serves data blocks through `cache` from now on.
+    pub fn attach_block_cache(&mut self, cache: Arc<BlockCache>) {
+        self.block_cache = Some(cache);
+    }
+
+    /// The data block at `handle`: from the block cache when there, else read (verified
+    /// when asked, and always when it is going into the cache) and cached if `fill`.
+    fn data_block(&self, handle: &BlockHandle, verify: bool, fill: bool) -> Result<Arc<Block>> {
+        let Some(cache) = &self.block_cache else {
+            return Ok(Arc::new(load_block(&self.file, handle, verify)?));
+        };
+        if let Some(block) = cache.get(self.cache_id, handle.offset) {
+            return Ok(block);
+        }
+        let block = Arc::new(load_block(&self.file, handle, verify || fill)?);
+        if fill {
+            cache.insert(self.cache_id, handle.offset, Arc::clone(&block));
+        }
+        Ok(block)
     }
 
     /// Newest entry for `user_key` with sequence <= `seq`, or None when this table has
@@ -88,7 +115,7 @@ impl Table {
                 return Ok(None);
             }
         }
-        let block = Arc::new(load_block(&self.file, &handle, self.verify(read))?);
+        let block = self.data_block(&handle, self.verify(read), read.fill_cache)?;
         let mut it = block.iter(compare_internal_keys);
         it.seek(&target);
         if !it.valid() {
@@ -116,6 +143,7 @@ impl Table {
         TableIterator {
             table: Arc::clone(self),
             verify: self.verify(read),
+            fill_cache: read.fill_cache,
             index_iter: self.index_block.iter(compare_internal_keys),
             data_iter: None,
             data_handle: None,
@@ -198,6 +226,7 @@ fn read_filter(file: &TableFile, metaindex: &BlockHandle) -> Result<Option<Filte
 pub struct TableIterator {
     table: Arc<Table>,
     verify: bool,
+    fill_cache: bool,
     index_iter: BlockIter,
     data_iter: Option<BlockIter>,
     /// Handle of the block `data_iter` walks, so re-seeking within it skips the read.
@@ -232,9 +261,9 @@ impl TableIterator {
         if self.data_iter.is_some() && self.data_handle == Some(handle) {
             return;
         }
-        match load_block(&self.table.file, &handle, self.verify) {
+        match self.table.data_block(&handle, self.verify, self.fill_cache) {
             Ok(block) => {
-                self.data_iter = Some(Arc::new(block).iter(compare_internal_keys));
+                self.data_iter = Some(block.iter(compare_internal_keys));
                 self.data_handle = Some(handle);
             }
             Err(e) => self.set_error(e),
