@@ -30,6 +30,8 @@ fn db_with_keys_in_tables(fs: &Arc<FaultInjectionFs>) -> (tempfile::TempDir, Db)
         dir.path(),
         Options {
             fs: fs.clone(),
+            // Every block read must reach the file system for the faults to hit it.
+            block_cache_size: 0,
             ..options()
         },
     )
