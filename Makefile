@@ -1,12 +1,14 @@
 # siltdb: two entry points.
 #   make demo   build everything (release) and run the C and Python examples
 #   make test   everything CI checks: fmt, clippy, Rust tests (incl. header freshness),
-#               C tests against libsiltdb.so and libsiltdb.a, the ctypes example,
-#               Python tests
-# Helpers: make header (regenerate include/siltdb.h), make clean.
+#               C tests against libsiltdb.so and libsiltdb.a, the C++ wrapper's test and
+#               example, an install into a temporary prefix used through pkg-config, the
+#               ctypes example, Python tests
+# Helpers: make header (regenerate include/siltdb.h), make install PREFIX=..., make clean.
 
 CARGO  ?= cargo
 CC     := gcc
+CXX    := g++
 PYTHON ?= python3
 
 # Where cargo puts its output: $CARGO_TARGET_DIR if set, else ./target. Exported so that
@@ -23,20 +25,28 @@ C_FLAGS      := -std=c11 -Wall -Wextra -Werror -Iinclude -pthread
 LINK_SHARED  := -L$(RELEASE) -lsiltdb -Wl,-rpath,$(abspath $(RELEASE))
 LINK_STATIC  := $(RELEASE)/libsiltdb.a -lpthread -ldl -lm
 C_TESTS      := $(wildcard tests/c/*.c)
+CXX_FLAGS    := -std=c++17 -Wall -Wextra -Werror -Iinclude -pthread
 
-.PHONY: help test demo header clean rust-checks lib c-tests ctypes-example venv python-module \
-        python-tests bench bench-python
+# `make install` puts headers, libsiltdb.so.$(VERSION) (+ .so.0 and .so links), libsiltdb.a
+# and siltdb.pc under $(DESTDIR)$(PREFIX).
+PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+
+.PHONY: help test demo header clean rust-checks lib c-tests cpp-tests install install-test \
+        ctypes-example venv python-module python-tests bench bench-python
 
 help:
 	@echo "make demo    build everything and run the examples in examples/c and examples/python"
 	@echo "make test    fmt, clippy, cargo tests, C tests (shared + static), ctypes example,"
 	@echo "             Python tests"
 	@echo "make header  regenerate include/siltdb.h from capi/"
+	@echo "make install PREFIX=DIR  headers, libsiltdb.so/.a and siltdb.pc under DIR"
 	@echo "make bench   db_bench: siltdb and LevelDB side by side (bench-python: vs plyvel)"
 	@echo "make clean   remove build outputs and the .venv"
 
 # No trailing message: pytest's summary stays the last line of the run.
-test: rust-checks c-tests ctypes-example python-tests
+test: rust-checks c-tests cpp-tests install-test ctypes-example python-tests
 
 demo: lib python-module
 	@mkdir -p $(BUILD)
@@ -66,8 +76,11 @@ bench-python: python-module
 	$(VPY) -m pip install -q --no-binary plyvel plyvel || echo "plyvel not built: bench_python.py reports it SKIPPED"
 	$(VPY) bench/python/bench_python.py --num=1000000
 
+# The library's soname is libsiltdb.so.0 (capi/build.rs): programs linked with -lsiltdb
+# look for that name, so it sits beside libsiltdb.so.
 lib:
 	$(CARGO) build --release -p siltdb-capi
+	ln -sf libsiltdb.so $(RELEASE)/libsiltdb.so.$(SOMAJOR)
 
 # Each C test is built twice, against libsiltdb.so and statically against libsiltdb.a,
 # and both builds must pass.
@@ -81,6 +94,38 @@ c-tests: lib
 	    echo "== $$name (libsiltdb.so)"; $(BUILD)/c/$$name-shared; \
 	    echo "== $$name (libsiltdb.a)"; $(BUILD)/c/$$name-static; \
 	done
+
+# The C++ wrapper include/siltdb.hpp: its test, and its example run in a fresh directory.
+cpp-tests: lib
+	@mkdir -p $(BUILD)/cpp
+	$(CXX) $(CXX_FLAGS) tests/cpp/test_wrapper.cpp -o $(BUILD)/cpp/test_wrapper $(LINK_SHARED)
+	$(CXX) $(CXX_FLAGS) examples/cpp/hello.cpp -o $(BUILD)/cpp/hello $(LINK_SHARED)
+	rm -rf $(BUILD)/hello-cpp && mkdir -p $(BUILD)/hello-cpp
+	$(BUILD)/cpp/hello $(BUILD)/hello-cpp
+	@echo "== test_wrapper (C++)"; $(BUILD)/cpp/test_wrapper
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/siltdb.h include/siltdb.hpp $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(RELEASE)/libsiltdb.so $(DESTDIR)$(PREFIX)/lib/libsiltdb.so.$(VERSION)
+	ln -sf libsiltdb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsiltdb.so.$(SOMAJOR)
+	ln -sf libsiltdb.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libsiltdb.so
+	install -m 644 $(RELEASE)/libsiltdb.a $(DESTDIR)$(PREFIX)/lib/libsiltdb.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' capi/siltdb.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/siltdb.pc
+
+# Installs into a scratch prefix and builds examples/c/hello.c as a user would, flags from
+# pkg-config; the program must record the soname and run against the installed library.
+INSTALL_TEST_PREFIX := $(abspath $(BUILD))/install-test
+install-test:
+	rm -rf $(INSTALL_TEST_PREFIX) $(BUILD)/hello-installed-db
+	$(MAKE) --no-print-directory install PREFIX=$(INSTALL_TEST_PREFIX)
+	$(CC) -std=c11 -Wall -Wextra -Werror examples/c/hello.c -o $(BUILD)/hello-installed \
+	    $$(PKG_CONFIG_PATH=$(INSTALL_TEST_PREFIX)/lib/pkgconfig pkg-config --cflags --libs siltdb)
+	readelf -d $(BUILD)/hello-installed | grep -q 'NEEDED.*\[libsiltdb.so.$(SOMAJOR)\]'
+	mkdir -p $(BUILD)/hello-installed-db
+	LD_LIBRARY_PATH=$(INSTALL_TEST_PREFIX)/lib $(BUILD)/hello-installed $(BUILD)/hello-installed-db
+	@echo "== installed library: hello via pkg-config ok"
 
 # libsiltdb.so from plain ctypes: no siltdb module, no venv.
 ctypes-example: lib

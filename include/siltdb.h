@@ -24,6 +24,19 @@
  * and *_destroy on NULL do nothing. No call crashes the host on such input, and an
  * internal panic is reported as SILTDB_INTERNAL. Pointers that are not NULL must be valid.
  *
+ * Iterators, snapshots, batches. siltdb_create_iterator and siltdb_create_snapshot keep
+ * LevelDB's shape: they return the handle, or NULL for a NULL or closed db (no errptr).
+ * Neither holds a pointer into the siltdb_t: after siltdb_close an iterator reads as not
+ * valid and siltdb_iter_get_error returns SILTDB_CLOSED, and reads naming a snapshot
+ * return SILTDB_CLOSED; siltdb_iter_destroy and siltdb_release_snapshot stay required and
+ * safe then. Use an iterator from one thread at a time; the pointers siltdb_iter_key and
+ * siltdb_iter_value return are valid until it next moves or is destroyed. Building a
+ * write batch fails only on bad arguments: siltdb_writebatch_put/delete/append return
+ * SILTDB_INVALID_ARGUMENT then, with no errptr.
+ *
+ * Versions. SILTDB_VERSION_MAJOR/MINOR/PATCH give the version of this header and
+ * siltdb_version() that of the library; libsiltdb.so carries the soname libsiltdb.so.<MAJOR>.
+ *
  * Threads. A siltdb_t may be shared by any number of threads calling put, get, delete
  * and flush at once; siltdb_close must not race other calls on the same handle. Options
  * handles may be read by many threads but not changed while in use.
@@ -51,6 +64,22 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The major version of this header; `siltdb_version()` of the library matches it
+ * (written out for cbindgen; a unit test keeps it equal to the crate version).
+ */
+#define SILTDB_VERSION_MAJOR 0
+
+/**
+ * The minor version of this header.
+ */
+#define SILTDB_VERSION_MINOR 1
+
+/**
+ * The patch version of this header.
+ */
+#define SILTDB_VERSION_PATCH 0
 
 /**
  * Success.
@@ -169,6 +198,11 @@
 #define SILTDB_NUM_LEVELS 7
 
 /**
+ * An iterator over a database's keys in order. Not positioned when created.
+ */
+typedef struct siltdb_iterator_t siltdb_iterator_t;
+
+/**
  * Options for `siltdb_open`; starts with LevelDB's defaults.
  */
 typedef struct siltdb_options_t siltdb_options_t;
@@ -179,10 +213,20 @@ typedef struct siltdb_options_t siltdb_options_t;
 typedef struct siltdb_readoptions_t siltdb_readoptions_t;
 
 /**
+ * A consistent read view; name it in reads with `siltdb_readoptions_set_snapshot`.
+ */
+typedef struct siltdb_snapshot_t siltdb_snapshot_t;
+
+/**
  * An open database. One handle may be used by many threads at once; `siltdb_close`
  * frees it, after which no thread may use it.
  */
 typedef struct siltdb_t siltdb_t;
+
+/**
+ * A list of puts and deletes applied together by `siltdb_write`.
+ */
+typedef struct siltdb_writebatch_t siltdb_writebatch_t;
 
 /**
  * Options for one write.
@@ -351,7 +395,8 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library version, e.g. "0.1.0": a static string, do not free it.
+ * The library version, "MAJOR.MINOR.PATCH" as in SILTDB_VERSION_*: a static string, do
+ * not free it.
  */
 const char *siltdb_version(void);
 
@@ -536,6 +581,156 @@ int siltdb_get_stats(struct siltdb_t *db, struct siltdb_stats_t *out, size_t out
  * `siltdb.cur-size-active-mem-table`.
  */
 char *siltdb_property_value(struct siltdb_t *db, const char *name);
+
+/**
+ * A new iterator over `db` as of now, or as of the snapshot named in `ropts` (NULL means
+ * the defaults). Free it with `siltdb_iter_destroy`. Returns NULL when `db` is NULL or
+ * closed, or the snapshot in `ropts` was released (LevelDB's shape: no errptr).
+ * The iterator outlives `siltdb_close`: it then reads as not valid and
+ * `siltdb_iter_get_error` gives SILTDB_CLOSED; it must still be destroyed.
+ */
+struct siltdb_iterator_t *siltdb_create_iterator(struct siltdb_t *db, const struct siltdb_readoptions_t *ropts);
+
+/**
+ * Frees an iterator; NULL is a no-op. Safe (and required) after its database was closed.
+ */
+void siltdb_iter_destroy(struct siltdb_iterator_t *iter);
+
+/**
+ * 1 when positioned on an entry, 0 otherwise (also for NULL, after an error, and once
+ * the database is closed).
+ */
+uint8_t siltdb_iter_valid(const struct siltdb_iterator_t *iter);
+
+/**
+ * Positions at the first key (not valid if the database is empty). NULL is a no-op.
+ */
+void siltdb_iter_seek_to_first(struct siltdb_iterator_t *iter);
+
+/**
+ * Positions at the last key. NULL is a no-op.
+ */
+void siltdb_iter_seek_to_last(struct siltdb_iterator_t *iter);
+
+/**
+ * Positions at the first key >= `k`. NULL `iter`, or NULL `k` with `klen` > 0, is a
+ * no-op that leaves the iterator not valid when `k` is bad.
+ */
+void siltdb_iter_seek(struct siltdb_iterator_t *iter, const char *k, size_t klen);
+
+/**
+ * Moves to the next key; no-op when not valid or NULL.
+ */
+void siltdb_iter_next(struct siltdb_iterator_t *iter);
+
+/**
+ * Moves to the previous key; no-op when not valid or NULL.
+ */
+void siltdb_iter_prev(struct siltdb_iterator_t *iter);
+
+/**
+ * The current key: `*klen` bytes, not NUL-terminated, owned by the iterator and valid
+ * until it moves or is destroyed. NULL (and `*klen` 0) when not valid. `klen` may be NULL.
+ */
+const char *siltdb_iter_key(const struct siltdb_iterator_t *iter, size_t *klen);
+
+/**
+ * The current value, as `siltdb_iter_key`.
+ */
+const char *siltdb_iter_value(const struct siltdb_iterator_t *iter, size_t *vlen);
+
+/**
+ * The iterator's status: SILTDB_OK, or the error that ended the walk (SILTDB_CLOSED once
+ * the database is closed), stored in `*errptr` as every call does. NULL `iter` is
+ * SILTDB_INVALID_ARGUMENT.
+ */
+int siltdb_iter_get_error(const struct siltdb_iterator_t *iter, char **errptr);
+
+/**
+ * Takes a snapshot of `db` as of now. NULL when `db` is NULL or closed. Release it with
+ * `siltdb_release_snapshot`, also after the database was closed.
+ */
+const struct siltdb_snapshot_t *siltdb_create_snapshot(struct siltdb_t *db);
+
+/**
+ * Releases a snapshot; NULL is a no-op. `db` is not used (it may already be closed and
+ * freed): the snapshot knows its database. Reads still naming it fail afterwards with
+ * SILTDB_INVALID_ARGUMENT.
+ */
+void siltdb_release_snapshot(struct siltdb_t *db, const struct siltdb_snapshot_t *snapshot);
+
+/**
+ * Reads with `ropts` see `snapshot` (NULL: the latest state again). The options hold only
+ * the snapshot's id: once it is released, reads with them fail (SILTDB_INVALID_ARGUMENT),
+ * and after its database is closed with SILTDB_CLOSED. NULL `ropts` is a no-op.
+ */
+void siltdb_readoptions_set_snapshot(struct siltdb_readoptions_t *ropts, const struct siltdb_snapshot_t *snapshot);
+
+/**
+ * A new empty batch. Free it with `siltdb_writebatch_destroy`.
+ */
+struct siltdb_writebatch_t *siltdb_writebatch_create(void);
+
+/**
+ * Frees a batch; NULL is a no-op.
+ */
+void siltdb_writebatch_destroy(struct siltdb_writebatch_t *b);
+
+/**
+ * Empties the batch; NULL is a no-op.
+ */
+void siltdb_writebatch_clear(struct siltdb_writebatch_t *b);
+
+/**
+ * Adds "set `key` to `val`". SILTDB_OK, or SILTDB_INVALID_ARGUMENT for a NULL batch or a
+ * NULL buffer with a nonzero length (the batch is then unchanged).
+ */
+int siltdb_writebatch_put(struct siltdb_writebatch_t *b, const char *key, size_t keylen, const char *val, size_t vallen);
+
+/**
+ * Adds "remove `key`", with the same status as `siltdb_writebatch_put`.
+ */
+int siltdb_writebatch_delete(struct siltdb_writebatch_t *b, const char *key, size_t keylen);
+
+/**
+ * Appends the edits of `source` to `destination` (`source` is unchanged; the two may not
+ * be the same batch). SILTDB_INVALID_ARGUMENT when either is NULL or they are the same.
+ */
+int siltdb_writebatch_append(struct siltdb_writebatch_t *destination, const struct siltdb_writebatch_t *source);
+
+/**
+ * Applies `batch` atomically: all its edits or none. `wopts` NULL means the defaults.
+ * An empty batch is SILTDB_OK.
+ */
+int siltdb_write(struct siltdb_t *db, const struct siltdb_writeoptions_t *wopts, const struct siltdb_writebatch_t *batch, char **errptr);
+
+/**
+ * Flushes the memtable, then compacts every table holding keys in [`start`, `limit`]:
+ * deleted and overwritten data there is dropped. NULL `start` means from the first key,
+ * NULL `limit` to the last. Returns once done (SILTDB_BUSY from inside a listener).
+ */
+int siltdb_compact_range(struct siltdb_t *db, const char *start, size_t startlen, const char *limit, size_t limitlen, char **errptr);
+
+/**
+ * For each of the `num_ranges` ranges [start, limit), stores in `sizes[i]` the approximate
+ * bytes of table files holding its keys (data only in the memtable is not counted).
+ * The arrays hold `num_ranges` entries each; they may be NULL when `num_ranges` is 0.
+ */
+int siltdb_approximate_sizes(struct siltdb_t *db, int num_ranges, const char *const *range_start_key, const size_t *range_start_key_len, const char *const *range_limit_key, const size_t *range_limit_key_len, uint64_t *sizes, char **errptr);
+
+/**
+ * Deletes the database in directory `name` (its files, then the directory if empty).
+ * Files of other names are left alone. A missing directory is SILTDB_OK; SILTDB_BUSY
+ * while the database is open.
+ */
+int siltdb_destroy_db(const struct siltdb_options_t *opts, const char *name, char **errptr);
+
+/**
+ * Rebuilds the MANIFEST of the database in directory `name` from the table and log files
+ * found there, keeping whatever data can be read (unreadable files move to `name/lost/`).
+ * SILTDB_BUSY while the database is open.
+ */
+int siltdb_repair_db(const struct siltdb_options_t *opts, const char *name, char **errptr);
 
 /**
  * Frees a buffer returned by siltdb (a value from `siltdb_get`, an `errptr` message).

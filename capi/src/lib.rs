@@ -27,23 +27,41 @@ pub mod db;
 
 pub mod stats;
 
+pub mod iterator;
+
+pub mod batch;
+
+pub mod maintenance;
+
 mod buffer;
 
 mod args;
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::OnceLock;
 
+pub use batch::*;
 pub use buffer::siltdb_free;
 pub use db::{
     siltdb_close, siltdb_delete, siltdb_flush, siltdb_get, siltdb_open, siltdb_put, siltdb_t,
 };
 pub use events::*;
+pub use iterator::*;
+pub use maintenance::*;
 pub use options::*;
 pub use stats::*;
 pub use status::*;
 
-/// The library version, e.g. "0.1.0": a static string, do not free it.
+/// The major version of this header; `siltdb_version()` of the library matches it
+/// (written out for cbindgen; a unit test keeps it equal to the crate version).
+pub const SILTDB_VERSION_MAJOR: c_int = 0;
+/// The minor version of this header.
+pub const SILTDB_VERSION_MINOR: c_int = 1;
+/// The patch version of this header.
+pub const SILTDB_VERSION_PATCH: c_int = 0;
+
+/// The library version, "MAJOR.MINOR.PATCH" as in SILTDB_VERSION_*: a static string, do
+/// not free it.
 #[no_mangle]
 pub extern "C" fn siltdb_version() -> *const c_char {
     static VERSION: OnceLock<CString> = OnceLock::new();
@@ -57,4 +75,25 @@ pub extern "C" fn siltdb_version() -> *const c_char {
             .as_ptr()
     })
     .unwrap_or(UNKNOWN.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_version_constants_match_the_crate_version() {
+        let parts = [
+            SILTDB_VERSION_MAJOR,
+            SILTDB_VERSION_MINOR,
+            SILTDB_VERSION_PATCH,
+        ];
+        let written = parts.map(|p| p.to_string()).join(".");
+        assert_eq!(
+            written,
+            env!("CARGO_PKG_VERSION"),
+            "bump SILTDB_VERSION_* in lib.rs"
+        );
+        assert_eq!(siltdb_core::VERSION, env!("CARGO_PKG_VERSION"));
+    }
 }
