@@ -613,8 +613,8 @@ void siltdb_iter_seek_to_first(struct siltdb_iterator_t *iter);
 void siltdb_iter_seek_to_last(struct siltdb_iterator_t *iter);
 
 /**
- * Positions at the first key >= `k`. NULL `iter`, or NULL `k` with `klen` > 0, is a
- * no-op that leaves the iterator not valid when `k` is bad.
+ * Positions at the first key >= `k` (NULL `k` with `klen` 0 is the empty key). NULL `k`
+ * with `klen` > 0 leaves the iterator not valid; NULL `iter` is a no-op.
  */
 void siltdb_iter_seek(struct siltdb_iterator_t *iter, const char *k, size_t klen);
 

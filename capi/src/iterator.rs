@@ -110,8 +110,8 @@ pub unsafe extern "C" fn siltdb_iter_seek_to_last(iter: *mut siltdb_iterator_t) 
     unsafe { with_iter(iter, |it| it.seek_to_last()) };
 }
 
-/// Positions at the first key >= `k`. NULL `iter`, or NULL `k` with `klen` > 0, is a
-/// no-op that leaves the iterator not valid when `k` is bad.
+/// Positions at the first key >= `k` (NULL `k` with `klen` 0 is the empty key). NULL `k`
+/// with `klen` > 0 leaves the iterator not valid; NULL `iter` is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn siltdb_iter_seek(
     iter: *mut siltdb_iterator_t,
