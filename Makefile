@@ -136,6 +136,9 @@ $(VPY):
 
 venv: $(VPY)
 	$(VPY) -m pip install -q maturin pytest
+	@# plyvel (built against the system LevelDB) lets tests/python compare siltdb with it.
+	$(VPY) -m pip install -q --no-binary plyvel plyvel 2>/dev/null \
+	    || echo "plyvel not installed (needs libleveldb-dev): the plyvel comparison is skipped"
 
 # Builds the extension with the venv's maturin (no isolated build env to download);
 # the backend runs `maturin` from PATH, hence the venv's bin first.
