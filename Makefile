@@ -25,6 +25,7 @@ C_FLAGS      := -std=c11 -Wall -Wextra -Werror -Iinclude -pthread
 LINK_SHARED  := -L$(RELEASE) -lsiltdb -Wl,-rpath,$(abspath $(RELEASE))
 LINK_STATIC  := $(RELEASE)/libsiltdb.a -lpthread -ldl -lm
 C_TESTS      := $(wildcard tests/c/*.c)
+MEMCHECK_TESTS := test_arguments test_iterators test_events
 CXX_FLAGS    := -std=c++17 -Wall -Wextra -Werror -Iinclude -pthread
 
 # `make install` puts headers, libsiltdb.so.$(VERSION) (+ .so.0 and .so links), libsiltdb.a
@@ -94,6 +95,15 @@ c-tests: lib
 	    echo "== $$name (libsiltdb.so)"; $(BUILD)/c/$$name-shared; \
 	    echo "== $$name (libsiltdb.a)"; $(BUILD)/c/$$name-static; \
 	done
+	@# Memcheck over the misuse, iterator and callback tests: invalid reads or writes, or
+	@# a definite leak, fail the run ("possibly lost" thread-local state is not a leak).
+	@set -e; if command -v valgrind >/dev/null; then \
+	    for name in $(MEMCHECK_TESTS); do \
+	        echo "== $$name under valgrind memcheck"; \
+	        valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	            --show-possibly-lost=no $(BUILD)/c/$$name-shared; \
+	    done; \
+	else echo "SKIPPED: valgrind not installed (memcheck of the C tests)"; fi
 
 # The C++ wrapper include/siltdb.hpp: its test, and its example run in a fresh directory.
 cpp-tests: lib
