@@ -5,7 +5,7 @@ binding), on fillrandom, readrandom and a batched fill, in ops/s.
 Each engine runs in a child process of its own (this script re-executes itself with
 --engine=NAME), so peak RSS is per engine and one cannot warm the other's caches.
 Both open with the same options: 4 MiB write buffer, no compression, no bloom filter;
-plyvel keeps LevelDB's default 8 MiB block cache (siltdb has no block cache option).
+both keep their default 8 MiB block cache.
 Keys are db_bench's 16-byte b"%016d"; keys and values are made before the clock starts,
 so the numbers are the cost of the binding plus the engine.
 

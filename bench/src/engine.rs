@@ -14,8 +14,8 @@ pub trait Engine: Sync {
     /// Whether `key` was found; the value is fetched (and copied out) as a caller would.
     fn get(&self, key: &[u8]) -> Result<bool, String>;
     /// Iterates up to `limit` entries from the first, calling `each(key_len + value_len)`
-    /// per entry; `None` when the engine cannot iterate yet.
-    fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Option<Result<(), String>>;
+    /// per entry.
+    fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Result<(), String>;
     /// Flushes the memtable to a table and waits until it is installed.
     fn flush(&self) -> Result<(), String>;
     fn property(&self, name: &str) -> Option<String>;
@@ -115,19 +115,16 @@ impl Engine for SiltEngine {
             .map_err(|e| e.to_string())
     }
 
-    fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Option<Result<(), String>> {
-        let scanned = (|| {
-            let mut it = self.db.iter(&self.read).map_err(|e| e.to_string())?;
-            it.seek_to_first();
-            let mut n = 0;
-            while it.valid() && n < limit {
-                each(it.key().len() + it.value().len());
-                n += 1;
-                it.next();
-            }
-            it.status().map_err(|e| e.to_string())
-        })();
-        Some(scanned)
+    fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Result<(), String> {
+        let mut it = self.db.iter(&self.read).map_err(|e| e.to_string())?;
+        it.seek_to_first();
+        let mut n = 0;
+        while it.valid() && n < limit {
+            each(it.key().len() + it.value().len());
+            n += 1;
+            it.next();
+        }
+        it.status().map_err(|e| e.to_string())
     }
 
     fn flush(&self) -> Result<(), String> {

@@ -255,10 +255,10 @@ mod linked {
             Ok(true)
         }
 
-        fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Option<Result<(), String>> {
+        fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Result<(), String> {
             // SAFETY: the iterator is created from the live db, used only while valid,
             // and destroyed once before returning; key/value pointers are only measured.
-            let result = unsafe {
+            unsafe {
                 let it = leveldb_create_iterator(self.db, self.read);
                 leveldb_iter_seek_to_first(it);
                 let mut n = 0;
@@ -274,8 +274,7 @@ mod linked {
                 leveldb_iter_get_error(it, &mut err);
                 leveldb_iter_destroy(it);
                 take_error(err)
-            };
-            Some(result)
+            }
         }
 
         fn flush(&self) -> Result<(), String> {
