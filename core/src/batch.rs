@@ -39,6 +39,14 @@ impl WriteBatch {
         }
     }
 
+    /// An empty batch with room for `bytes` of records beyond the header, so that filling
+    /// it does not reallocate.
+    pub fn with_capacity(bytes: usize) -> WriteBatch {
+        let mut rep = Vec::with_capacity(HEADER + bytes);
+        rep.resize(HEADER, 0);
+        WriteBatch { rep }
+    }
+
     /// Adds a put. Keys and values must be shorter than 4 GiB (the length is a varint32).
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
         self.set_count(self.count().wrapping_add(1));

@@ -10,6 +10,7 @@ use parking_lot::MutexGuard;
 use super::notifier::Event;
 use super::{DbInner, DbState};
 use crate::error::{Error, Result};
+use crate::version::VersionEdit;
 
 impl DbInner {
     /// Starts the worker thread. It holds the engine alive until `close` joins it.
@@ -57,7 +58,12 @@ impl DbInner {
     /// One round of background work, then wakes everybody waiting on its outcome.
     fn background_call(&self, st: &mut MutexGuard<'_, DbState>) {
         st.bg_running = true;
-        self.background_compaction(st);
+        // WALs sealed since the last round become durable first, off the write path.
+        if let Err(e) = MutexGuard::unlocked(st, || self.sync_sealed_logs()) {
+            self.record_background_error(st, e);
+        } else {
+            self.background_compaction(st);
+        }
         st.bg_running = false;
         // The flush may have made room: writers and flush(wait) callers re-check.
         self.bg_cv.notify_all();
@@ -71,6 +77,19 @@ impl DbInner {
         } else {
             self.background_major_compaction(st);
         }
+    }
+
+    /// `VersionSet::log_and_apply` with the DB mutex released during the MANIFEST append,
+    /// fsync and CURRENT switch, so writers are never held up by that I/O (LevelDB does the
+    /// same). Only the worker calls it, and the Version cannot change while it runs.
+    pub(super) fn log_and_apply(
+        &self,
+        st: &mut MutexGuard<'_, DbState>,
+        edit: &mut VersionEdit,
+    ) -> Result<()> {
+        let mut pending = st.versions.prepare_apply(edit)?;
+        let written = MutexGuard::unlocked(st, || pending.write());
+        st.versions.finish_apply(pending, written)
     }
 
     /// Makes `e` the sticky background error (the first one wins), refused to every later

@@ -142,7 +142,7 @@ impl DbInner {
         let mut edit = c.edit().clone();
         edit.delete_file(c.level(), f.number);
         edit.add_file(c.output_level(), FileMetaData::clone(f));
-        st.versions.log_and_apply(&mut edit)?;
+        self.log_and_apply(st, &mut edit)?;
         self.info_log.log(&format!(
             "Moved #{} to level-{} {} bytes: {}",
             f.number.0,
@@ -382,7 +382,7 @@ impl DbInner {
         for out in &compact.outputs {
             edit.add_file(c.output_level(), out.clone());
         }
-        st.versions.log_and_apply(&mut edit)?;
+        self.log_and_apply(st, &mut edit)?;
         self.info_log.log(&format!(
             "Compacted {}@{} + {}@{} files => {} bytes: {}",
             c.inputs(0).len(),

@@ -85,7 +85,7 @@ impl DbInner {
                 // Once the table is in, the memtable's WAL (and any older one) is obsolete.
                 edit.prev_log_number = Some(FileNumber(0));
                 edit.log_number = Some(next_log_number);
-                st.versions.log_and_apply(&mut edit)
+                self.log_and_apply(st, &mut edit)
             });
         let stalled = st.imm.front().is_some_and(|i| i.stalled_writers);
         match &result {

@@ -48,7 +48,7 @@ use crate::version::{VersionSet, NUM_LEVELS};
 
 use manual::ManualCompaction;
 use notifier::Notifier;
-use write::WriterSlot;
+use write::QueuedWriter;
 
 /// An open database. Cheap to clone (all clones share one engine) and safe to use from
 /// many threads at once. The database closes when [`Db::close`] is called or the last
@@ -80,6 +80,15 @@ struct ImmutableMemTable {
     stalled_writers: bool,
 }
 
+/// WALs that `switch_memtable` sealed, waiting for their fsync, and whether the
+/// directory entry of the WAL that replaced them still needs one. Syncing them off the
+/// write path keeps an fsync out of the put that fills a memtable.
+#[derive(Default)]
+struct SealedLogs {
+    logs: Vec<log::Writer>,
+    dir_sync: bool,
+}
+
 /// Mutable state, guarded by `DbInner::state`.
 struct DbState {
     mem: Arc<MemTable>,
@@ -103,7 +112,7 @@ struct DbState {
     /// A major compaction is writing outputs not yet installed: a memtable flushed
     /// meanwhile goes to level 0, where it cannot collide with them.
     major_compaction_running: bool,
-    writers: VecDeque<Arc<WriterSlot>>,
+    writers: VecDeque<QueuedWriter>,
     write_results: HashMap<u64, Result<()>>,
     next_writer_id: u64,
     closed: bool,
@@ -143,6 +152,9 @@ pub(crate) struct DbInner {
     /// The WAL. Only the writer-queue leader (and `make_room_for_write`, which the leader
     /// runs) touches it; lock order is `state` before `log`.
     log: Mutex<Option<log::Writer>>,
+    /// WALs sealed with their memtables and not yet synced (see `sync_sealed_logs`).
+    /// Lock order: `state`, then `log`, then this.
+    sealed_logs: Mutex<SealedLogs>,
     worker: Mutex<Option<JoinHandle<()>>>,
     lock: Mutex<Option<FileLock>>,
     /// Held for the whole of `close`, so a second `close` returns only once the first
@@ -222,6 +234,7 @@ impl DbInner {
         }
         // Pending events are delivered; after this no callback runs.
         self.notifier.shutdown();
+        result = result.and(self.sync_sealed_logs());
         if let Some(mut log) = self.log.lock().take() {
             result = result.and(log.sync());
         }

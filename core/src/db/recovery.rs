@@ -11,7 +11,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::notifier::Notifier;
-use super::{Counters, DbInner, DbState};
+use super::{Counters, DbInner, DbState, SealedLogs};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::events::{FlushJobInfo, FlushReason, WriteStallCondition};
@@ -97,6 +97,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         work_cv: Condvar::new(),
         shutting_down: AtomicBool::new(false),
         log: Mutex::new(None),
+        sealed_logs: Mutex::new(SealedLogs::default()),
         worker: Mutex::new(None),
         lock: Mutex::new(Some(lock)),
         closing: Mutex::new(()),

@@ -28,12 +28,20 @@ pub(super) enum WriteRequest {
     SealMemTable(FlushReason),
 }
 
-/// A writer waiting in the queue.
-pub(super) struct WriterSlot {
+/// A writer waiting in the queue. The queue owns the request, so the leader can take the
+/// batches of its group without copying them.
+pub(super) struct QueuedWriter {
     id: u64,
-    request: WriteRequest,
+    /// Taken by the leader of the group that writes it.
+    request: Option<WriteRequest>,
     sync: bool,
-    cv: Condvar,
+    cv: Arc<Condvar>,
+}
+
+thread_local! {
+    /// Each thread waits in at most one queue at a time (a write does not return before it
+    /// is done), so one condition variable per thread serves every write it ever makes.
+    static WRITER_CV: Arc<Condvar> = Arc::new(Condvar::new());
 }
 
 /// A group never grows past 1 MiB; a small leading write keeps it to 128 KiB more so
@@ -44,14 +52,14 @@ const SMALL_WRITE_BYTES: usize = 128 << 10;
 impl Db {
     /// Stores `value` under `key`.
     pub fn put(&self, opts: &WriteOptions, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::with_capacity(key.len() + value.len() + 11);
         batch.put(key, value);
         self.inner().write(opts, WriteRequest::Batch(batch))
     }
 
     /// Removes `key`; removing a missing key is not an error.
     pub fn delete(&self, opts: &WriteOptions, key: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::with_capacity(key.len() + 6);
         batch.delete(key);
         self.inner().write(opts, WriteRequest::Batch(batch))
     }
@@ -65,29 +73,31 @@ impl Db {
 impl DbInner {
     /// Joins the writer queue; when this writer reaches the front it leads a group.
     pub(super) fn write(&self, opts: &WriteOptions, request: WriteRequest) -> Result<()> {
+        let cv = WRITER_CV.with(Arc::clone);
         let mut st = self.state.lock();
         DbInner::check_open(&st)?;
         let id = st.next_writer_id;
         st.next_writer_id += 1;
-        let slot = Arc::new(WriterSlot {
+        st.writers.push_back(QueuedWriter {
             id,
-            request,
+            request: Some(request),
             sync: opts.sync,
-            cv: Condvar::new(),
+            cv: Arc::clone(&cv),
         });
-        st.writers.push_back(slot.clone());
         loop {
-            if let Some(result) = st.write_results.remove(&id) {
-                return result;
+            if !st.write_results.is_empty() {
+                if let Some(result) = st.write_results.remove(&id) {
+                    return result;
+                }
             }
             if st.writers.front().is_some_and(|w| w.id == id) {
                 break;
             }
-            slot.cv.wait(&mut st);
+            cv.wait(&mut st);
         }
-        let result = self.lead_write_group(&mut st, &slot);
+        let result = self.lead_write_group(&mut st);
         // The leader is at the front; it pops itself (and its followers were popped in
-        // lead_write_group). Wake the next leader and anyone waiting for the queue to drain.
+        // build_batch_group). Wake the next leader and anyone waiting for the queue to drain.
         if st.writers.front().is_some_and(|w| w.id == id) {
             st.writers.pop_front();
         }
@@ -98,24 +108,29 @@ impl DbInner {
         result
     }
 
-    fn lead_write_group(
-        &self,
-        st: &mut MutexGuard<'_, DbState>,
-        leader: &Arc<WriterSlot>,
-    ) -> Result<()> {
-        let leader_batch = match &leader.request {
-            WriteRequest::Batch(batch) => batch,
-            WriteRequest::SealMemTable(reason) => {
-                return self.make_room_for_write(st, Some(*reason));
+    /// REQUIRES: the caller is at the front of the queue and its request is still there.
+    fn lead_write_group(&self, st: &mut MutexGuard<'_, DbState>) -> Result<()> {
+        let (request, sync) = match st.writers.front_mut() {
+            Some(front) => (front.request.take(), front.sync),
+            None => (None, false),
+        };
+        let mut group = match request {
+            Some(WriteRequest::Batch(batch)) => batch,
+            Some(WriteRequest::SealMemTable(reason)) => {
+                return self.make_room_for_write(st, Some(reason));
+            }
+            None => {
+                return Err(Error::invalid_argument(
+                    "writer queue: the leader's request is gone",
+                ))
             }
         };
         self.make_room_for_write(st, None)?;
-        let (mut group, followers) = build_batch_group(st, leader, leader_batch);
+        let followers = build_batch_group(st, &mut group, sync);
         let last = st.versions.last_sequence();
         let first = last.next();
         group.set_sequence(first);
         let count = u64::from(group.count());
-        let sync = leader.sync;
         let mem = st.mem.clone();
 
         let result =
@@ -130,10 +145,12 @@ impl DbInner {
             Err(e) => self.record_background_error(st, e.clone()),
         }
         // Followers were removed from the queue right behind the leader.
-        for follower in followers {
-            st.write_results.insert(follower.id, result.clone());
-            follower.cv.notify_one();
+        for (id, cv) in followers {
+            st.write_results.insert(id, result.clone());
+            cv.notify_one();
         }
+        // Free the group's buffers without the lock.
+        MutexGuard::unlocked(st, move || drop((group, mem)));
         result
     }
 
@@ -144,6 +161,11 @@ impl DbInner {
         sync: bool,
         mem: &MemTable,
     ) -> Result<()> {
+        if sync {
+            // The WALs sealed before this one hold earlier writes: they become durable
+            // first, or a crash could keep this write and lose one acknowledged before it.
+            self.sync_sealed_logs()?;
+        }
         {
             let mut log = self.log.lock();
             let log = log.as_mut().ok_or(Error::Closed)?;
@@ -260,22 +282,16 @@ impl DbInner {
                 return Err(e);
             }
         };
-        // Durability LevelDB lacks: the sealed memtable's WAL is synced before writes
-        // move on, and the new WAL's directory entry is made durable.
-        let switched = {
+        // The sealed WAL and the new WAL's directory entry are synced soon after, off the
+        // write path: by the worker, or by the next sync write, which needs them first.
+        {
             let mut log = self.log.lock();
-            let old_sync = match log.as_mut() {
-                Some(old) => old.sync(),
-                None => Err(Error::Closed),
+            let Some(old) = log.replace(log::Writer::new(file)) else {
+                return Err(Error::Closed);
             };
-            old_sync.and_then(|()| {
-                *log = Some(log::Writer::new(file));
-                self.fs.sync_dir(&self.dir)
-            })
-        };
-        if let Err(e) = switched {
-            self.record_background_error(st, e.clone());
-            return Err(e);
+            let mut sealed = self.sealed_logs.lock();
+            sealed.logs.push(old);
+            sealed.dir_sync = true;
         }
         let sealed = std::mem::replace(&mut st.mem, Arc::new(MemTable::new()));
         let info = MemTableInfo {
@@ -305,28 +321,27 @@ pub(super) fn sticky(e: &Error) -> Error {
     }
 }
 
-/// Takes the writers queued right behind the leader into one batch. Stops at a forced
-/// switch, at a sync write when the leader does not sync (the group would not be synced
-/// for it), and at the size limit. Followers are removed from the queue here.
+/// Appends the batches of the writers queued right behind the leader to `group`, the
+/// leader's own batch. Stops at a forced switch, at a sync write when the leader does not
+/// sync (the group would not be synced for it), and at the size limit. Followers are
+/// removed from the queue here; their ids and wake-ups are returned.
 fn build_batch_group(
     st: &mut DbState,
-    leader: &Arc<WriterSlot>,
-    leader_batch: &WriteBatch,
-) -> (WriteBatch, Vec<Arc<WriterSlot>>) {
-    let mut size = leader_batch.approximate_size();
+    group: &mut WriteBatch,
+    leader_sync: bool,
+) -> Vec<(u64, Arc<Condvar>)> {
+    let mut size = group.approximate_size();
     let max_size = if size <= SMALL_WRITE_BYTES {
         size + SMALL_WRITE_BYTES
     } else {
         MAX_GROUP_BYTES
     };
-    let mut group = leader_batch.clone();
     let mut followers = Vec::new();
-    while st.writers.len() > 1 {
-        let Some(next) = st.writers.get(1) else { break };
-        let WriteRequest::Batch(batch) = &next.request else {
+    while let Some(next) = st.writers.get(1) {
+        let Some(WriteRequest::Batch(batch)) = &next.request else {
             break;
         };
-        if next.sync && !leader.sync {
+        if next.sync && !leader_sync {
             break;
         }
         size += batch.approximate_size();
@@ -335,8 +350,26 @@ fn build_batch_group(
         }
         group.append(batch);
         if let Some(follower) = st.writers.remove(1) {
-            followers.push(follower);
+            followers.push((follower.id, follower.cv));
         }
     }
-    (group, followers)
+    followers
+}
+
+impl DbInner {
+    /// Syncs the WALs sealed since the last call, oldest first, then the directory (the
+    /// newest WAL's entry). Holds `sealed_logs` throughout, so a caller that returns Ok
+    /// knows every sealed WAL is durable, even if another thread did the syncing.
+    pub(super) fn sync_sealed_logs(&self) -> Result<()> {
+        let mut sealed = self.sealed_logs.lock();
+        while let Some(log) = sealed.logs.first_mut() {
+            log.sync()?;
+            sealed.logs.remove(0);
+        }
+        if sealed.dir_sync {
+            self.fs.sync_dir(&self.dir)?;
+            sealed.dir_sync = false;
+        }
+        Ok(())
+    }
 }

@@ -16,7 +16,7 @@ mod version;
 pub use compaction::{max_bytes_for_level, Compaction, CompactionConfig};
 pub use edit::{FileMetaData, VersionEdit};
 pub use level_iter::LevelIterator;
-pub use set::{set_current_file, VersionSet};
+pub use set::{set_current_file, ManifestFailure, PendingApply, VersionSet};
 pub use version::{total_file_size, Version, MAX_MEM_COMPACT_LEVEL, NUM_LEVELS};
 
 /// Fixtures shared by the tests of this folder.

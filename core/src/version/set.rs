@@ -40,6 +40,8 @@ pub struct VersionSet {
     /// The open MANIFEST; `None` until the first `log_and_apply` after recovery, and again
     /// after any failure, so that the next call writes a fresh, complete MANIFEST.
     descriptor_log: Option<log::Writer>,
+    /// Between `prepare_apply` and `finish_apply`.
+    apply_in_progress: bool,
 }
 
 impl VersionSet {
@@ -58,6 +60,7 @@ impl VersionSet {
             prev_log_number: FileNumber(0),
             compact_pointers: Default::default(),
             descriptor_log: None,
+            apply_in_progress: false,
         }
     }
 
@@ -124,7 +127,24 @@ impl VersionSet {
     /// the MANIFEST writer is dropped, so the next call starts a new MANIFEST; a new MANIFEST
     /// is removed too, unless CURRENT already names it (only the directory sync failed), in
     /// which case it becomes `manifest_file_number` so that nobody deletes it.
+    ///
+    /// The DB runs the three steps apart (`prepare_apply`, [`PendingApply::write`],
+    /// `finish_apply`) so that its mutex is released during the MANIFEST I/O.
     pub fn log_and_apply(&mut self, edit: &mut VersionEdit) -> Result<()> {
+        let mut pending = self.prepare_apply(edit)?;
+        let written = pending.write();
+        self.finish_apply(pending, written)
+    }
+
+    /// The in-memory half of `log_and_apply` before the I/O: checks and completes `edit`,
+    /// builds the next Version and takes the MANIFEST writer. Until `finish_apply` no
+    /// other `log_and_apply` may start (it gets Busy), and the Version does not change.
+    pub fn prepare_apply(&mut self, edit: &mut VersionEdit) -> Result<PendingApply> {
+        if self.apply_in_progress {
+            return Err(Error::Busy(
+                "a MANIFEST write is already in progress".to_string(),
+            ));
+        }
         match edit.log_number {
             Some(n) if n < self.log_number || n.0 >= self.next_file_number => {
                 return Err(Error::invalid_argument(format!(
@@ -145,35 +165,59 @@ impl VersionSet {
 
         // A new MANIFEST's number is taken first: it must be below the next-file number
         // that the edit records.
-        let target = match self.descriptor_log.take() {
-            Some(log) => ManifestTarget::Open(log),
-            None => ManifestTarget::New(self.new_file_number()),
+        let (log, new_manifest, snapshot) = match self.descriptor_log.take() {
+            Some(log) => (Some(log), None, Vec::new()),
+            None => {
+                let mut snapshot = Vec::new();
+                self.snapshot_edit().encode(&mut snapshot);
+                (None, Some(self.new_file_number()), snapshot)
+            }
         };
-        let new_manifest = target.new_number();
         edit.next_file_number = Some(FileNumber(self.next_file_number));
         edit.last_sequence = Some(self.last_sequence);
+        let mut record = Vec::new();
+        edit.encode(&mut record);
+        self.apply_in_progress = true;
+        Ok(PendingApply {
+            dir: self.dir.clone(),
+            fs: Arc::clone(&self.fs),
+            log,
+            new_manifest,
+            snapshot,
+            record,
+            version: Some(version),
+            edit: edit.clone(),
+        })
+    }
 
-        match self.write_manifest(edit, target) {
-            Ok(log) => {
-                self.descriptor_log = Some(log);
-                if let Some(n) = new_manifest {
+    /// The in-memory half of `log_and_apply` after the I/O: installs the new Version if
+    /// `written` succeeded, and cleans up after a failure.
+    pub fn finish_apply(
+        &mut self,
+        mut pending: PendingApply,
+        written: Result<(), ManifestFailure>,
+    ) -> Result<()> {
+        self.apply_in_progress = false;
+        let new_manifest = pending.new_manifest;
+        if let Err(failure) = written {
+            if let Some(n) = new_manifest {
+                if failure.current_switched {
+                    // CURRENT already names it: deleting it would leave CURRENT dangling.
                     self.manifest_file_number = n;
+                } else {
+                    let _ = self.fs.remove_file(&descriptor_file_name(&self.dir, n));
                 }
             }
-            Err(failure) => {
-                if let Some(n) = new_manifest {
-                    if failure.current_switched {
-                        // CURRENT already names it: deleting it would leave CURRENT dangling.
-                        self.manifest_file_number = n;
-                    } else {
-                        let _ = self.fs.remove_file(&descriptor_file_name(&self.dir, n));
-                    }
-                }
-                return Err(failure.error);
-            }
+            return Err(failure.error);
         }
-
-        self.install(version);
+        self.descriptor_log = pending.log.take();
+        if let Some(n) = new_manifest {
+            self.manifest_file_number = n;
+        }
+        if let Some(version) = pending.version.take() {
+            self.install(version);
+        }
+        let edit = &pending.edit;
         if let Some(n) = edit.log_number {
             self.log_number = n;
         }
@@ -184,36 +228,6 @@ impl VersionSet {
             self.compact_pointers[*level] = Some(key.clone());
         }
         Ok(())
-    }
-
-    /// Appends `edit` to the open MANIFEST, or to a new one that starts with a snapshot;
-    /// syncs; for a new one, switches CURRENT to it. Returns the writer to keep open.
-    fn write_manifest(
-        &self,
-        edit: &VersionEdit,
-        target: ManifestTarget,
-    ) -> Result<log::Writer, ManifestFailure> {
-        let new_manifest = target.new_number();
-        let mut log = match target {
-            ManifestTarget::Open(log) => log,
-            ManifestTarget::New(n) => {
-                let path = descriptor_file_name(&self.dir, n);
-                let mut log = log::Writer::new(self.fs.new_writable_file(&path)?);
-                let mut record = Vec::new();
-                self.snapshot_edit().encode(&mut record);
-                log.add_record(&record)?;
-                log
-            }
-        };
-        let mut record = Vec::new();
-        edit.encode(&mut record);
-        log.add_record(&record)?;
-        log.sync()?;
-        if let Some(n) = new_manifest {
-            // One directory sync after the rename also makes the new MANIFEST's entry durable.
-            switch_current_file(&*self.fs, &self.dir, n)?;
-        }
-        Ok(log)
     }
 
     /// The whole current state as one edit: the first record of a new MANIFEST.
@@ -308,23 +322,51 @@ impl VersionSet {
     }
 }
 
-/// Where `log_and_apply` appends: the MANIFEST already open, or a new one to create.
-enum ManifestTarget {
-    Open(log::Writer),
-    New(FileNumber),
+/// A `log_and_apply` between its two in-memory halves: everything the MANIFEST I/O needs,
+/// owned, so that the I/O runs without the VersionSet (and without the DB mutex).
+pub struct PendingApply {
+    dir: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    /// The open MANIFEST; `None` when this write starts `new_manifest`.
+    log: Option<log::Writer>,
+    new_manifest: Option<FileNumber>,
+    /// The encoded snapshot edit that opens a new MANIFEST (empty otherwise).
+    snapshot: Vec<u8>,
+    /// The encoded edit.
+    record: Vec<u8>,
+    version: Option<Version>,
+    edit: VersionEdit,
 }
 
-impl ManifestTarget {
-    fn new_number(&self) -> Option<FileNumber> {
-        match self {
-            ManifestTarget::Open(_) => None,
-            ManifestTarget::New(n) => Some(*n),
+impl PendingApply {
+    /// Appends the edit to the open MANIFEST, or creates the new one starting with the
+    /// snapshot; syncs; for a new one, switches CURRENT to it.
+    pub fn write(&mut self) -> Result<(), ManifestFailure> {
+        let log = match self.log.take() {
+            Some(log) => log,
+            None => {
+                let n = self.new_manifest.ok_or_else(|| {
+                    Error::invalid_argument("a MANIFEST write with neither a log nor a number")
+                })?;
+                let path = descriptor_file_name(&self.dir, n);
+                let mut log = log::Writer::new(self.fs.new_writable_file(&path)?);
+                log.add_record(&self.snapshot)?;
+                log
+            }
+        };
+        let log = self.log.insert(log);
+        log.add_record(&self.record)?;
+        log.sync()?;
+        if let Some(n) = self.new_manifest {
+            // One directory sync after the rename also makes the new MANIFEST's entry durable.
+            switch_current_file(&*self.fs, &self.dir, n)?;
         }
+        Ok(())
     }
 }
 
 /// Why a MANIFEST write failed, and whether CURRENT already names the new MANIFEST.
-struct ManifestFailure {
+pub struct ManifestFailure {
     error: Error,
     current_switched: bool,
 }
