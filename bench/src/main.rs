@@ -12,6 +12,7 @@ mod leveldb;
 mod report;
 mod rss;
 mod runner;
+mod sync_floor;
 mod watchdog;
 mod workload;
 
@@ -176,6 +177,18 @@ fn run_both(flags: &Flags, args: &[String]) -> u8 {
                 l as f64 / 1024.0,
                 s as f64 / l as f64
             );
+        }
+        if flags.benchmarks.iter().any(|b| b == "fillsync") {
+            // A WAL record of one put: 12-byte batch header, tag, two varint lengths, key,
+            // value, plus the 7-byte log record header.
+            let bytes = 12 + 1 + 1 + 16 + 1 + flags.value_size + 7;
+            match sync_floor::append_fdatasync_median(&flags.db, bytes, 1000) {
+                Ok(t) => println!(
+                    "fillsync floor: one {bytes}-byte append + fdatasync on this disk: {:.1} micros (median of 1000)",
+                    t.as_secs_f64() * 1e6
+                ),
+                Err(e) => println!("fillsync floor: not measured: {e}"),
+            }
         }
         println!("Load at end: {}", header::load_average());
     }
