@@ -54,6 +54,7 @@ pub mod key;
 pub mod log;
 pub mod memtable;
 pub mod options;
+mod sync;
 pub mod table;
 pub mod version;
 
