@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use parking_lot::MutexGuard;
+use crate::sync::MutexGuard;
 
 use super::notifier::Event;
 use super::{DbInner, DbState};

@@ -20,19 +20,20 @@ mod recovery;
 mod repair;
 mod snapshot;
 mod write;
+mod writer_queue;
 
 pub use destroy::destroy_db;
 pub use iter::{DbIterator, Entries};
 pub use repair::repair_db;
 pub use snapshot::{Snapshot, SnapshotId};
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::events::{CompactionStats, FlushReason, WriteStallCondition};
@@ -48,7 +49,8 @@ use crate::version::{VersionSet, NUM_LEVELS};
 
 use manual::ManualCompaction;
 use notifier::Notifier;
-use write::QueuedWriter;
+use write::WriteRequest;
+use writer_queue::WriterQueue;
 
 /// An open database. Cheap to clone (all clones share one engine) and safe to use from
 /// many threads at once. The database closes when [`Db::close`] is called or the last
@@ -112,9 +114,7 @@ struct DbState {
     /// A major compaction is writing outputs not yet installed: a memtable flushed
     /// meanwhile goes to level 0, where it cannot collide with them.
     major_compaction_running: bool,
-    writers: VecDeque<QueuedWriter>,
-    write_results: HashMap<u64, Result<()>>,
-    next_writer_id: u64,
+    writers: WriterQueue<WriteRequest, Result<()>>,
     closed: bool,
     /// Live snapshots and the sequence each reads at (see snapshot.rs).
     snapshots: BTreeMap<SnapshotId, SequenceNumber>,

@@ -2,7 +2,7 @@
 //! no version references, old MANIFESTs and stray temp files — never a file listed in
 //! `pending_outputs`, which a running flush is still writing.
 
-use parking_lot::MutexGuard;
+use crate::sync::MutexGuard;
 
 use super::notifier::Event;
 use super::{DbInner, DbState};

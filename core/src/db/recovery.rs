@@ -3,14 +3,15 @@
 //! memtable fills, and at the end of each log, reason "recovery") → a new WAL and a new
 //! MANIFEST → obsolete files removed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 
 use super::notifier::Notifier;
+use super::writer_queue::WriterQueue;
 use super::{Counters, DbInner, DbState, SealedLogs};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
@@ -84,9 +85,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
             manual_compaction: None,
             next_manual_compaction_id: 0,
             major_compaction_running: false,
-            writers: VecDeque::new(),
-            write_results: HashMap::new(),
-            next_writer_id: 0,
+            writers: WriterQueue::default(),
             closed: false,
             snapshots: Default::default(),
             next_job_id: 0,

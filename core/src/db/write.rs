@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, MutexGuard};
+use super::writer_queue::{Follower, Turn, WriterQueue};
+use crate::sync::{Condvar, MutexGuard};
 
 use super::notifier::Event;
 use super::{Db, DbInner, DbState, ImmutableMemTable};
@@ -26,16 +27,6 @@ use crate::options::WriteOptions;
 pub(super) enum WriteRequest {
     Batch(WriteBatch),
     SealMemTable(FlushReason),
-}
-
-/// A writer waiting in the queue. The queue owns the request, so the leader can take the
-/// batches of its group without copying them.
-pub(super) struct QueuedWriter {
-    id: u64,
-    /// Taken by the leader of the group that writes it.
-    request: Option<WriteRequest>,
-    sync: bool,
-    cv: Arc<Condvar>,
 }
 
 thread_local! {
@@ -76,47 +67,22 @@ impl DbInner {
         let cv = WRITER_CV.with(Arc::clone);
         let mut st = self.state.lock();
         DbInner::check_open(&st)?;
-        let id = st.next_writer_id;
-        st.next_writer_id += 1;
-        st.writers.push_back(QueuedWriter {
-            id,
-            request: Some(request),
-            sync: opts.sync,
-            cv: Arc::clone(&cv),
-        });
-        loop {
-            if !st.write_results.is_empty() {
-                if let Some(result) = st.write_results.remove(&id) {
-                    return result;
-                }
-            }
-            if st.writers.front().is_some_and(|w| w.id == id) {
-                break;
-            }
-            cv.wait(&mut st);
+        let ticket = st.writers.join(request, opts.sync, cv);
+        if let Turn::Done(result) = WriterQueue::wait_turn(&mut st, |s| &mut s.writers, &ticket) {
+            return result;
         }
         let result = self.lead_write_group(&mut st);
-        // The leader is at the front; it pops itself (and its followers were popped in
-        // build_batch_group). Wake the next leader and anyone waiting for the queue to drain.
-        if st.writers.front().is_some_and(|w| w.id == id) {
-            st.writers.pop_front();
-        }
-        if let Some(next) = st.writers.front() {
-            next.cv.notify_one();
-        }
+        st.writers.finish_lead(&ticket);
+        // close() waits for the queue to drain.
         self.bg_cv.notify_all();
         result
     }
 
-    /// REQUIRES: the caller is at the front of the queue and its request is still there.
+    /// REQUIRES: the caller leads the queue (`Turn::Lead`).
     fn lead_write_group(&self, st: &mut MutexGuard<'_, DbState>) -> Result<()> {
-        let (request, sync) = match st.writers.front_mut() {
-            Some(front) => (front.request.take(), front.sync),
-            None => (None, false),
-        };
-        let mut group = match request {
-            Some(WriteRequest::Batch(batch)) => batch,
-            Some(WriteRequest::SealMemTable(reason)) => {
+        let (mut group, sync) = match st.writers.take_leader_request() {
+            Some((WriteRequest::Batch(batch), sync)) => (batch, sync),
+            Some((WriteRequest::SealMemTable(reason), _)) => {
                 return self.make_room_for_write(st, Some(reason));
             }
             None => {
@@ -144,11 +110,7 @@ impl DbInner {
             }
             Err(e) => self.record_background_error(st, e.clone()),
         }
-        // Followers were removed from the queue right behind the leader.
-        for (id, cv) in followers {
-            st.write_results.insert(id, result.clone());
-            cv.notify_one();
-        }
+        st.writers.complete(followers, &result);
         // Free the group's buffers without the lock.
         MutexGuard::unlocked(st, move || drop((group, mem)));
         result
@@ -323,13 +285,8 @@ pub(super) fn sticky(e: &Error) -> Error {
 
 /// Appends the batches of the writers queued right behind the leader to `group`, the
 /// leader's own batch. Stops at a forced switch, at a sync write when the leader does not
-/// sync (the group would not be synced for it), and at the size limit. Followers are
-/// removed from the queue here; their ids and wake-ups are returned.
-fn build_batch_group(
-    st: &mut DbState,
-    group: &mut WriteBatch,
-    leader_sync: bool,
-) -> Vec<(u64, Arc<Condvar>)> {
+/// sync (the group would not be synced for it), and at the size limit.
+fn build_batch_group(st: &mut DbState, group: &mut WriteBatch, leader_sync: bool) -> Vec<Follower> {
     let mut size = group.approximate_size();
     let max_size = if size <= SMALL_WRITE_BYTES {
         size + SMALL_WRITE_BYTES
@@ -337,21 +294,17 @@ fn build_batch_group(
         MAX_GROUP_BYTES
     };
     let mut followers = Vec::new();
-    while let Some(next) = st.writers.get(1) {
-        let Some(WriteRequest::Batch(batch)) = &next.request else {
-            break;
+    while let Some((request, follower)) = st.writers.take_follower(|request, sync| {
+        let WriteRequest::Batch(batch) = request else {
+            return false;
         };
-        if next.sync && !leader_sync {
-            break;
+        size + batch.approximate_size() <= max_size && (leader_sync || !sync)
+    }) {
+        if let WriteRequest::Batch(batch) = request {
+            size += batch.approximate_size();
+            group.append(&batch);
         }
-        size += batch.approximate_size();
-        if size > max_size {
-            break;
-        }
-        group.append(batch);
-        if let Some(follower) = st.writers.remove(1) {
-            followers.push((follower.id, follower.cv));
-        }
+        followers.push(follower);
     }
     followers
 }
