@@ -1,7 +1,8 @@
 # siltdb: two entry points.
 #   make demo   build everything (release) and run the C and Python examples
-#   make test   everything CI checks: fmt, clippy, Rust tests (incl. header freshness),
-#               loom model checks, C tests against libsiltdb.so and libsiltdb.a, the C++ wrapper's test and
+#   make test   everything CI checks: fmt, clippy, Rust tests (incl. header freshness and
+#               the crash loop), loom model checks, C tests against libsiltdb.so and
+#               libsiltdb.a (plus valgrind and ASan runs), the C++ wrapper's test and
 #               example, an install into a temporary prefix used through pkg-config, the
 #               ctypes example, Python tests
 # Helpers: make header (regenerate include/siltdb.h), make install PREFIX=..., make clean.
@@ -116,7 +117,7 @@ c-tests: lib
 	    done; \
 	else echo "SKIPPED: valgrind not installed (memcheck of the C tests)"; fi
 
-# A second net under valgrind's: every C test built with ASan and UBSan (the library itself
+# A second net beside valgrind: every C test built with ASan and UBSan (the library itself
 # is not instrumented, but its heap goes through ASan's malloc, so leaks and misuse of
 # buffers it hands out are caught) and run against libsiltdb.so. Skipped with a SKIPPED
 # line where $(CC) cannot build and run a sanitized program.
