@@ -1,7 +1,8 @@
 # siltdb: two entry points.
 #   make demo   build everything (release) and run the C and Python examples
-#   make test   everything CI checks: fmt, clippy, Rust tests (incl. header freshness),
-#               C tests against libsiltdb.so and libsiltdb.a, the C++ wrapper's test and
+#   make test   everything CI checks: fmt, clippy, Rust tests (incl. header freshness and
+#               the crash loop), loom model checks, C tests against libsiltdb.so and
+#               libsiltdb.a (plus valgrind and ASan runs), the C++ wrapper's test and
 #               example, an install into a temporary prefix used through pkg-config, the
 #               ctypes example, Python tests
 # Helpers: make header (regenerate include/siltdb.h), make install PREFIX=..., make clean.
@@ -26,6 +27,8 @@ LINK_SHARED  := -L$(RELEASE) -lsiltdb -Wl,-rpath,$(abspath $(RELEASE))
 LINK_STATIC  := $(RELEASE)/libsiltdb.a -lpthread -ldl -lm
 C_TESTS      := $(wildcard tests/c/*.c)
 MEMCHECK_TESTS := test_arguments test_iterators test_events
+ASAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -g
+ASAN_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 CXX_FLAGS    := -std=c++17 -Wall -Wextra -Werror -Iinclude -pthread
 
 # `make install` puts headers, libsiltdb.so.$(VERSION) (+ .so.0 and .so links), libsiltdb.a
@@ -35,19 +38,19 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 .PHONY: help test demo header clean rust-checks lib c-tests cpp-tests install install-test \
-        ctypes-example venv python-module python-tests bench bench-python
+        ctypes-example venv python-module python-tests bench bench-python loom c-asan-tests
 
 help:
 	@echo "make demo    build everything and run the examples in examples/c and examples/python"
-	@echo "make test    fmt, clippy, cargo tests, C tests (shared + static), ctypes example,"
-	@echo "             Python tests"
+	@echo "make test    fmt, clippy, cargo tests, loom models, C tests (shared + static, valgrind),"
+	@echo "             ASan C tests, ctypes example, Python tests"
 	@echo "make header  regenerate include/siltdb.h from capi/"
 	@echo "make install PREFIX=DIR  headers, libsiltdb.so/.a and siltdb.pc under DIR"
 	@echo "make bench   db_bench: siltdb and LevelDB side by side (bench-python: vs plyvel)"
 	@echo "make clean   remove build outputs and the .venv"
 
 # No trailing message: pytest's summary stays the last line of the run.
-test: rust-checks c-tests cpp-tests install-test ctypes-example python-tests
+test: rust-checks loom c-tests c-asan-tests cpp-tests install-test ctypes-example python-tests
 
 demo: lib python-module
 	@mkdir -p $(BUILD)
@@ -66,6 +69,15 @@ rust-checks:
 	$(CARGO) test --workspace
 	# The 2-million-random-key load runs in release (its debug twin runs 200,000 keys).
 	$(CARGO) test --release -p siltdb --test compaction_keeps_random_load_flowing
+
+# loom model checks of the event thread's hand-offs (core/src/db/notifier.rs, through the
+# core/src/sync.rs shim). Own target directory: --cfg loom would otherwise invalidate the
+# release build of the library. LOOM_MAX_PREEMPTIONS=3 takes seconds; 4 takes a minute.
+LOOM_MAX_PREEMPTIONS ?= 3
+loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(TARGET_DIR)/loom \
+	    LOOM_MAX_PREEMPTIONS=$(LOOM_MAX_PREEMPTIONS) \
+	    $(CARGO) test -p siltdb --release --lib ::loom
 
 # Not part of `make test`: benchmarks take minutes and their figures are machine-bound.
 bench:
@@ -104,6 +116,23 @@ c-tests: lib
 	            --show-possibly-lost=no $(BUILD)/c/$$name-shared; \
 	    done; \
 	else echo "SKIPPED: valgrind not installed (memcheck of the C tests)"; fi
+
+# A second net beside valgrind: every C test built with ASan and UBSan (the library itself
+# is not instrumented, but its heap goes through ASan's malloc, so leaks and misuse of
+# buffers it hands out are caught) and run against libsiltdb.so. Skipped with a SKIPPED
+# line where $(CC) cannot build and run a sanitized program.
+c-asan-tests: lib
+	@mkdir -p $(BUILD)/c-asan
+	@set -e; if echo 'int main(void) { return 0; }' \
+	        | $(CC) $(ASAN_FLAGS) -x c - -o $(BUILD)/c-asan/probe 2>/dev/null \
+	        && $(ASAN_ENV) $(BUILD)/c-asan/probe 2>/dev/null; then \
+	    for src in $(C_TESTS); do \
+	        name=$$(basename $$src .c); \
+	        echo "$(CC) $$src (ASan + UBSan)"; \
+	        $(CC) $(C_FLAGS) $(ASAN_FLAGS) $$src -o $(BUILD)/c-asan/$$name $(LINK_SHARED); \
+	        echo "== $$name under ASan + UBSan"; $(ASAN_ENV) $(BUILD)/c-asan/$$name; \
+	    done; \
+	else echo "SKIPPED: $(CC) cannot build and run with $(ASAN_FLAGS) (ASan run of the C tests)"; fi
 
 # The C++ wrapper include/siltdb.hpp: its test, and its example run in a fresh directory.
 cpp-tests: lib

@@ -2,9 +2,9 @@
 //! test: operation `n` of a run is a pure function of the run's seed and `n`, so the
 //! parent knows every write the child was asked to make from its acknowledged numbers.
 //!
-//! Keys only grow (operation `n` writes keys `8n..8n+6`; deletes hit keys of the last
-//! few operations), so flushes rarely overlap and level 0 does not fill up: without major
-//! compaction nothing would drain it, and a full level 0 stops writers for good.
+//! Keys are random over a fixed key space, so every flush overlaps the tables below it
+//! and level-0 compactions rewrite level 1 again and again; with LevelDB's default
+//! triggers and a small write buffer, a SIGKILL often lands mid-flush or mid-compaction.
 
 use siltdb::{Options, WriteBatch};
 
@@ -20,7 +20,8 @@ pub enum Op {
         key: u64,
         sync: bool,
     },
-    /// Applied atomically: all records or none. `None` deletes.
+    /// Applied atomically: all records or none. `None` deletes. A key may appear twice;
+    /// the later record wins.
     Batch {
         records: Vec<(u64, Option<Vec<u8>>)>,
         sync: bool,
@@ -28,13 +29,19 @@ pub enum Op {
     Flush {
         wait: bool,
     },
+    /// `compact_range` over the keys `[begin, end]`.
+    CompactRange {
+        begin: u64,
+        end: u64,
+    },
 }
 
-/// Key slots per operation; a batch uses at most `MAX_BATCH` of them, so slot 7 of every
-/// operation is never written: the parent checks those stay absent.
+/// Keys are `base * SLOTS + slot` with `base < KEY_BASES`; slot 7 is never written, so
+/// the parent can check that those keys stay absent.
+pub const KEY_BASES: u64 = 2048;
 pub const SLOTS: u64 = 8;
-pub const MAX_BATCH: u64 = 6;
 pub const NEVER_WRITTEN_SLOT: u64 = 7;
+pub const MAX_BATCH: u64 = 6;
 
 /// The bytes of key number `k`.
 pub fn key_bytes(k: u64) -> Vec<u8> {
@@ -50,65 +57,68 @@ fn mix(seed: u64, n: u64, i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn value(seed: u64, n: u64, slot: u64) -> Vec<u8> {
-    let mut v = format!("value-{n}-{slot}-").into_bytes();
-    let len = 20 + (mix(seed, n, 100 + slot) % 280) as usize;
-    v.resize(len, b'a' + (mix(seed, n, 200 + slot) % 26) as u8);
+/// A value naming the operation and record that wrote it, so a stale value never equals
+/// the current one.
+fn value(seed: u64, n: u64, record: u64) -> Vec<u8> {
+    let mut v = format!("value-{n}-{record}-").into_bytes();
+    let len = 20 + (mix(seed, n, 100 + record) % 280) as usize;
+    v.resize(len, b'a' + (mix(seed, n, 200 + record) % 26) as u8);
     v
 }
 
-/// A key written by one of the last 16 operations before `n` (if it wrote one).
-fn recent_key(seed: u64, n: u64, i: u64) -> Option<u64> {
-    let back = 1 + mix(seed, n, 300 + i) % 16;
-    let m = n.checked_sub(back)?;
-    Some(m * SLOTS + mix(seed, n, 400 + i) % 3)
+/// A random writable key (never slot 7).
+fn random_key(seed: u64, n: u64, i: u64) -> u64 {
+    let base = mix(seed, n, 300 + i) % KEY_BASES;
+    let slot = mix(seed, n, 400 + i) % NEVER_WRITTEN_SLOT;
+    base * SLOTS + slot
 }
 
-/// Operation `n` of the run with `seed`.
+/// Operation `n` of the run with `seed`: per mille, 2 compact_range, 10 flushes, 150
+/// deletes, 200 batches, the rest puts; one write in ten is synced.
 pub fn op(seed: u64, n: u64) -> Op {
     let sync = mix(seed, n, 1) % 10 == 0;
-    let pick = mix(seed, n, 0) % 100;
-    match pick {
-        0 => Op::Flush {
+    match mix(seed, n, 0) % 1000 {
+        0..=1 => {
+            let (a, b) = (random_key(seed, n, 0), random_key(seed, n, 1));
+            Op::CompactRange {
+                begin: a.min(b),
+                end: a.max(b),
+            }
+        }
+        2..=11 => Op::Flush {
             wait: mix(seed, n, 2) % 2 == 0,
         },
-        1..=15 => match recent_key(seed, n, 0) {
-            Some(key) => Op::Delete { key, sync },
-            None => put(seed, n, sync),
+        12..=161 => Op::Delete {
+            key: random_key(seed, n, 0),
+            sync,
         },
-        16..=35 => {
+        162..=361 => {
             let count = 2 + mix(seed, n, 3) % (MAX_BATCH - 1);
             let records = (0..count)
-                .map(|slot| {
-                    let delete = mix(seed, n, 500 + slot) % 4 == 0;
-                    match recent_key(seed, n, slot).filter(|_| delete) {
-                        Some(k) => (k, None),
-                        None => (n * SLOTS + slot, Some(value(seed, n, slot))),
-                    }
+                .map(|i| {
+                    let key = random_key(seed, n, i);
+                    let delete = mix(seed, n, 500 + i) % 4 == 0;
+                    (key, (!delete).then(|| value(seed, n, i)))
                 })
                 .collect();
             Op::Batch { records, sync }
         }
-        _ => put(seed, n, sync),
-    }
-}
-
-fn put(seed: u64, n: u64, sync: bool) -> Op {
-    Op::Put {
-        key: n * SLOTS,
-        value: value(seed, n, 0),
-        sync,
+        _ => Op::Put {
+            key: random_key(seed, n, 0),
+            value: value(seed, n, 0),
+            sync,
+        },
     }
 }
 
 impl Op {
-    /// What the operation does to the data, in order; empty for a flush.
+    /// What the operation does to the data, in order; empty for a flush or compaction.
     pub fn records(&self) -> Vec<(u64, Option<Vec<u8>>)> {
         match self {
             Op::Put { key, value, .. } => vec![(*key, Some(value.clone()))],
             Op::Delete { key, .. } => vec![(*key, None)],
             Op::Batch { records, .. } => records.clone(),
-            Op::Flush { .. } => Vec::new(),
+            Op::Flush { .. } | Op::CompactRange { .. } => Vec::new(),
         }
     }
 }
@@ -125,15 +135,13 @@ pub fn write_batch(records: &[(u64, Option<Vec<u8>>)]) -> WriteBatch {
     batch
 }
 
-/// The options of the child and of the parent's reopen: small memtables so that flushes
-/// run all the time, and level-0 triggers out of reach — every reopen's recovery flush
-/// lands on level 0, and without major compaction nothing would ever drain it.
+/// The options of the child and of the parent's reopen: a 32 KiB write buffer so that
+/// flushes run all the time, and LevelDB's default compaction triggers, so that level 0
+/// is compacted every few flushes.
 pub fn options() -> Options {
     Options {
         create_if_missing: true,
         write_buffer_size: 32 << 10,
-        level0_slowdown_writes_trigger: 1000,
-        level0_stop_writes_trigger: 1000,
         ..Options::default()
     }
 }
@@ -152,26 +160,29 @@ mod tests {
 
     #[test]
     fn the_workload_mixes_every_kind_of_operation() {
-        let ops: Vec<Op> = (0..2000).map(|n| op(7, n)).collect();
+        let ops: Vec<Op> = (0..5000).map(|n| op(7, n)).collect();
         let count = |f: fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
-        assert!(count(|o| matches!(o, Op::Put { sync: true, .. })) > 20);
-        assert!(count(|o| matches!(o, Op::Put { sync: false, .. })) > 500);
-        assert!(count(|o| matches!(o, Op::Delete { .. })) > 100);
-        assert!(count(|o| matches!(o, Op::Batch { .. })) > 100);
-        assert!(count(|o| matches!(o, Op::Flush { .. })) > 5);
+        assert!(count(|o| matches!(o, Op::Put { sync: true, .. })) > 100);
+        assert!(count(|o| matches!(o, Op::Put { sync: false, .. })) > 2000);
+        assert!(count(|o| matches!(o, Op::Delete { .. })) > 500);
+        assert!(count(|o| matches!(o, Op::Batch { .. })) > 500);
+        assert!(count(|o| matches!(o, Op::Flush { .. })) > 20);
+        assert!(count(|o| matches!(o, Op::CompactRange { .. })) > 2);
     }
 
     #[test]
-    fn writes_stay_in_their_slots_and_slot_7_is_never_written() {
+    fn keys_are_random_within_the_key_space_and_slot_7_is_never_written() {
+        let mut bases = std::collections::HashSet::new();
         for n in 0..5000 {
-            for (k, v) in op(3, n).records() {
-                match v {
-                    Some(_) => assert_eq!(k / SLOTS, n, "puts go to the op's own slots"),
-                    None => assert!(k / SLOTS < n, "deletes hit earlier operations"),
-                }
-                assert!(k % SLOTS < MAX_BATCH);
+            for (k, _) in op(3, n).records() {
+                assert!(k < KEY_BASES * SLOTS);
                 assert_ne!(k % SLOTS, NEVER_WRITTEN_SLOT);
+                bases.insert(k / SLOTS);
             }
         }
+        assert!(
+            bases.len() as u64 > KEY_BASES * 9 / 10,
+            "keys spread over the space"
+        );
     }
 }
