@@ -49,7 +49,7 @@ impl PySnapshot {
 
     /// The id to read at; RuntimeError once released or once the DB is closed.
     fn id(&self, py: Python<'_>) -> PyResult<SnapshotId> {
-        if self.db.get().engine().is_closed() {
+        if self.db.get().is_closed() {
             return Err(to_py_err(py, siltdb::Error::Closed));
         }
         lock(&self.snapshot)
