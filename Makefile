@@ -86,9 +86,11 @@ bench:
 	$(CARGO) run --release -p siltdb-bench -- --benchmarks=flush --write_buffer_size=4194304
 	$(CARGO) run --release -p siltdb-bench -- --benchmarks=flush --write_buffer_size=67108864
 
+# Two rounds, engines alternating, best of each: one slow round on a busy machine does not
+# set the ratio. plyvel is built from source against the system LevelDB (libleveldb-dev).
 bench-python: python-module
 	$(VPY) -m pip install -q --no-binary plyvel plyvel || echo "plyvel not built: bench_python.py reports it SKIPPED"
-	$(VPY) bench/python/bench_python.py --num=1000000
+	$(VPY) bench/python/bench_python.py --num=1000000 --rounds=2
 
 # The library's soname is libsiltdb.so.0 (capi/build.rs): programs linked with -lsiltdb
 # look for that name, so it sits beside libsiltdb.so.

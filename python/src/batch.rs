@@ -44,18 +44,29 @@ impl PyWriteBatch {
 
     /// ClosedError (a RuntimeError) once the DB is closed, as plyvel checks on every call.
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
-        if self.db.get().engine().is_closed() {
+        if self.db.get().is_closed() {
             return Err(to_py_err(py, siltdb::Error::Closed));
         }
         Ok(())
     }
 
-    fn full_key(&self, key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    /// Runs `f` on the key as stored: borrowed from the caller's bytes, or with the
+    /// prefix prepended (the one copy a PrefixedDB batch needs).
+    fn with_full_key<T>(&self, key: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
         let key = to_bytes(key, "key")?;
         Ok(match &self.prefix {
-            Some(p) => concat(p, key.as_bytes()),
-            None => key.as_bytes().to_vec(),
+            Some(p) => f(&concat(p, key.as_bytes())),
+            None => f(key.as_bytes()),
         })
+    }
+
+    /// Hands `batch` to the engine with the GIL released (the write may wait for the
+    /// log, a flush or other writers).
+    fn write_to_db(&self, py: Python<'_>, batch: &WriteBatch) -> PyResult<()> {
+        let engine = self.db.get().engine();
+        let opts = WriteOptions { sync: self.sync };
+        py.detach(|| engine.write(&opts, batch))
+            .map_err(|e| to_py_err(py, e))
     }
 }
 
@@ -69,18 +80,14 @@ impl PyWriteBatch {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         self.check_open(py)?;
-        let key = self.full_key(key)?;
         let value = to_bytes(value, "value")?;
-        lock(&self.batch).put(&key, value.as_bytes());
-        Ok(())
+        self.with_full_key(key, |key| lock(&self.batch).put(key, value.as_bytes()))
     }
 
     /// Add a delete of key.
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
         self.check_open(py)?;
-        let key = self.full_key(key)?;
-        lock(&self.batch).delete(&key);
-        Ok(())
+        self.with_full_key(key, |key| lock(&self.batch).delete(key))
     }
 
     /// Drop everything added so far.
@@ -108,11 +115,9 @@ impl PyWriteBatch {
     /// batch keeps its contents; clear() empties it.
     fn write(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
+        // A copy: the lock is not held across the write, and the batch stays as it is.
         let batch = lock(&self.batch).clone();
-        let engine = self.db.get().engine();
-        let opts = WriteOptions { sync: self.sync };
-        py.detach(|| engine.write(&opts, &batch))
-            .map_err(|e| to_py_err(py, e))
+        self.write_to_db(py, &batch)
     }
 
     /// Return the batch itself; it is written when the with block ends.
@@ -132,10 +137,19 @@ impl PyWriteBatch {
     ) -> PyResult<bool> {
         self.check_open(py)?;
         let discard = self.transaction && !exc_type.is_none();
-        if !discard {
-            self.write(py)?;
+        // Taken rather than copied: the batch is empty after the block either way.
+        let batch = std::mem::take(&mut *lock(&self.batch));
+        if discard {
+            return Ok(false);
         }
-        lock(&self.batch).clear();
+        if let Err(e) = self.write_to_db(py, &batch) {
+            // Not written: keep the contents (before anything added meanwhile), as write()
+            // would have.
+            let mut current = lock(&self.batch);
+            let added = std::mem::replace(&mut *current, batch);
+            current.append(&added);
+            return Err(e);
+        }
         Ok(false)
     }
 }

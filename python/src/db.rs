@@ -9,6 +9,7 @@
 //! freed) happens with the GIL released: a listener callback may be waiting for the GIL on
 //! the event thread, and close waits for that callback.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pyo3::gc::PyVisit;
@@ -53,6 +54,10 @@ pub struct PyDb {
     /// The engine holds this too; kept here to release its Python objects at close and to
     /// show them to the cycle collector.
     listener: Option<Arc<PyListener>>,
+    /// Set once close() has closed the engine (only close() does). Per-call open checks
+    /// (every WriteBatch.put) read this instead of `Db::is_closed`, which takes the DB's
+    /// state lock, with the GIL held, while background work may hold it.
+    closed: AtomicBool,
 }
 
 #[pymethods]
@@ -130,6 +135,7 @@ impl PyDb {
             db,
             name: name.unbind(),
             listener,
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -220,6 +226,7 @@ impl PyDb {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let result = py.detach(|| self.db.close());
         if self.db.is_closed() {
+            self.closed.store(true, Ordering::Release);
             self.release_listener();
         }
         result.map_err(|e| to_py_err(py, e))
@@ -237,7 +244,7 @@ impl PyDb {
         py: Python<'py>,
         name: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        if self.db.is_closed() {
+        if self.is_closed() {
             // The engine answers None; the other methods' ClosedError is more useful.
             return Err(to_py_err(py, siltdb::Error::Closed));
         }
@@ -378,7 +385,7 @@ impl PyDb {
     /// True once close() has been called.
     #[getter]
     fn closed(&self) -> bool {
-        self.db.is_closed()
+        self.is_closed()
     }
 
     /// The database directory, as given to DB() (a str).
@@ -419,11 +426,7 @@ impl PyDb {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let state = if self.db.is_closed() {
-            "closed"
-        } else {
-            "open"
-        };
+        let state = if self.is_closed() { "closed" } else { "open" };
         Ok(format!(
             "<siltdb.DB {} ({state})>",
             self.name.bind(py).repr()?
@@ -437,9 +440,14 @@ impl PyDb {
         &self.db
     }
 
+    /// True once close() has closed the engine; lock-free.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// ClosedError (a RuntimeError) once the DB is closed.
     pub fn check_open(&self, py: Python<'_>) -> PyResult<()> {
-        if self.db.is_closed() {
+        if self.is_closed() {
             return Err(to_py_err(py, siltdb::Error::Closed));
         }
         Ok(())

@@ -233,11 +233,11 @@ impl PyIterator {
         py: Python<'_>,
         f: impl FnOnce(&Shape, &mut State, &mut DbIterator) -> Result<T, IterError> + Send,
     ) -> PyResult<T> {
-        let engine = self.db.get().engine();
+        let db = self.db.get();
         let shape = &self.shape;
         let cursor = &self.cursor;
         py.detach(|| {
-            if engine.is_closed() {
+            if db.is_closed() {
                 return Err(IterError::Engine(siltdb::Error::Closed));
             }
             let mut guard = lock(cursor);
@@ -527,10 +527,10 @@ impl PyRawIterator {
         py: Python<'_>,
         f: impl FnOnce(&mut DbIterator) -> Result<T, IterError> + Send,
     ) -> PyResult<T> {
-        let engine = self.db.get().engine();
+        let db = self.db.get();
         let cell = &self.it;
         py.detach(|| {
-            if engine.is_closed() {
+            if db.is_closed() {
                 return Err(IterError::Engine(siltdb::Error::Closed));
             }
             let mut guard = lock(cell);

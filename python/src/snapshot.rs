@@ -2,6 +2,7 @@
 //! its creation, kept until `close()`/`release()`, the end of its with block, or the DB's
 //! close. The engine's `Snapshot` sits in a `Mutex<Option<..>>` so any thread may release it.
 
+use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -49,7 +50,7 @@ impl PySnapshot {
 
     /// The id to read at; RuntimeError once released or once the DB is closed.
     fn id(&self, py: Python<'_>) -> PyResult<SnapshotId> {
-        if self.db.get().engine().is_closed() {
+        if self.db.get().is_closed() {
             return Err(to_py_err(py, siltdb::Error::Closed));
         }
         lock(&self.snapshot)
@@ -72,9 +73,10 @@ impl PySnapshot {
         fill_cache: bool,
     ) -> PyResult<Py<PyAny>> {
         let key = to_bytes(key, "key")?;
+        // Borrowed unless a prefix has to go in front.
         let key = match &self.prefix {
-            Some(p) => concat(p, key.as_bytes()),
-            None => key.as_bytes().to_vec(),
+            Some(p) => Cow::Owned(concat(p, key.as_bytes())),
+            None => Cow::Borrowed(key.as_bytes()),
         };
         let opts = ReadOptions {
             verify_checksums,

@@ -45,6 +45,51 @@ def test_without_transaction_what_was_added_is_written_even_on_exception(db):
     assert db.get(b"a") == b"1"
 
 
+def test_with_block_empties_the_batch_so_a_second_block_writes_only_its_own(db):
+    wb = db.write_batch()
+    empty = wb.approximate_size()
+    with wb:
+        wb.put(b"a", b"1")
+    assert wb.approximate_size() == empty
+    db.delete(b"a")
+    with wb:
+        wb.put(b"b", b"2")
+    assert db.get(b"a") is None  # the first block's put was not written again
+    assert db.get(b"b") == b"2"
+
+
+def test_write_keeps_the_batch_contents(db):
+    wb = db.write_batch()
+    wb.put(b"a", b"1")
+    wb.write()
+    db.delete(b"a")
+    wb.write()
+    assert db.get(b"a") == b"1"
+
+
+@pytest.mark.parametrize(
+    "make", [bytes, bytearray, memoryview], ids=["bytes", "bytearray", "memoryview"]
+)
+def test_batch_takes_bytes_like_keys_and_values_with_or_without_prefix(db, make):
+    with db.write_batch() as wb:
+        wb.put(make(b"k"), make(b"v"))
+        wb.delete(make(b"gone"))
+    with db.prefixed_db(b"p:").write_batch() as wb:
+        wb.put(make(b"k"), make(b"w"))
+    assert db.get(b"k") == b"v"
+    assert db.get(b"p:k") == b"w"
+
+
+def test_batch_rejects_str_keys_and_values(db):
+    wb = db.write_batch()
+    with pytest.raises(TypeError, match="bytes"):
+        wb.put("k", b"v")
+    with pytest.raises(TypeError, match="bytes"):
+        wb.put(b"k", "v")
+    with pytest.raises(TypeError, match="bytes"):
+        wb.delete("k")
+
+
 def test_clear_append_and_approximate_size(db):
     wb = db.write_batch()
     empty = wb.approximate_size()
