@@ -242,6 +242,7 @@ impl<'a> Runner<'a> {
             .collect();
         self.watchdog.begin(name, self.dir.clone());
         rss::reset_peak();
+        let before = self.write_counters();
         let engine = self.engine()?;
         let flags = self.flags;
         let barrier = Barrier::new(n);
@@ -286,9 +287,47 @@ impl<'a> Runner<'a> {
         let stats = merged.ok_or("no threads ran")?;
         let histogram = self.flags.histogram.then(|| stats.hist.to_leveldb_string());
         let mut result = stats.into_result(name, seconds);
+        if let Some(note) = self.group_commit_note(name, before) {
+            result.message = [result.message.as_str(), &note]
+                .join(" ")
+                .trim()
+                .to_string();
+        }
         result.peak_rss_kib = rss::peak_kib();
         result.histogram = histogram;
         Ok(result)
+    }
+}
+
+impl Runner<'_> {
+    /// siltdb's group-commit counters (writes, WAL records, WAL fsyncs); None for LevelDB,
+    /// which has no such properties.
+    fn write_counters(&self) -> Option<[u64; 3]> {
+        let db = self.db.as_ref()?;
+        let get = |name: &str| db.property(name)?.parse::<u64>().ok();
+        Some([
+            get("siltdb.num-writes")?,
+            get("siltdb.num-write-groups")?,
+            get("siltdb.num-wal-syncs")?,
+        ])
+    }
+
+    /// For write benchmarks: how many writes each WAL record and each fsync carried.
+    fn group_commit_note(&self, name: &str, before: Option<[u64; 3]>) -> Option<String> {
+        if !matches!(name, "fillseq" | "fillsync" | "fillrandom" | "overwrite") {
+            return None;
+        }
+        let after = self.write_counters()?;
+        let [writes, groups, syncs] = [0, 1, 2].map(|i| after[i] - before.map_or(0, |b| b[i]));
+        let mut note = format!("[{writes} writes in {groups} WAL records");
+        if syncs > 0 {
+            note.push_str(&format!(
+                ", {syncs} fsyncs: {:.2} writes/fsync",
+                writes as f64 / syncs as f64
+            ));
+        }
+        note.push(']');
+        Some(note)
     }
 }
 

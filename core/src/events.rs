@@ -205,4 +205,10 @@ pub struct DbStats {
     pub write_stall_micros: u64,
     /// Panics caught in listener callbacks.
     pub listener_panics: u64,
+    /// Batches written (a put or delete is a batch of one).
+    pub writes: u64,
+    /// WAL records written: group commit makes one record of every group of writes.
+    pub write_groups: u64,
+    /// WAL fsyncs made for sync writes, one per group.
+    pub wal_syncs: u64,
 }

@@ -122,6 +122,8 @@ struct DbState {
     next_job_id: u64,
     counters: Counters,
     stall_condition: WriteStallCondition,
+    /// Writers in the last group that synced (see `gather_sync_writers`).
+    last_sync_group: usize,
 }
 
 /// Totals behind `Db::stats` and the `siltdb.*` properties.
@@ -133,6 +135,9 @@ struct Counters {
     compactions_completed: u64,
     write_stalls: u64,
     write_stall_micros: u64,
+    writes: u64,
+    write_groups: u64,
+    wal_syncs: u64,
 }
 
 pub(crate) struct DbInner {

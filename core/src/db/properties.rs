@@ -60,6 +60,9 @@ impl DbInner {
                     .unwrap_or_default(),
             ),
             "siltdb.num-flushes" => Some(st.counters.flushes_completed.to_string()),
+            "siltdb.num-writes" => Some(st.counters.writes.to_string()),
+            "siltdb.num-write-groups" => Some(st.counters.write_groups.to_string()),
+            "siltdb.num-wal-syncs" => Some(st.counters.wal_syncs.to_string()),
             "siltdb.cur-size-active-mem-table" => {
                 Some(st.mem.approximate_memory_usage().to_string())
             }
@@ -88,6 +91,9 @@ impl DbInner {
             write_stalls: c.write_stalls,
             write_stall_micros: c.write_stall_micros,
             listener_panics: self.notifier.panics(),
+            writes: c.writes,
+            write_groups: c.write_groups,
+            wal_syncs: c.wal_syncs,
         })
     }
 }

@@ -91,6 +91,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
             next_job_id: 0,
             counters: Counters::default(),
             stall_condition: WriteStallCondition::Normal,
+            last_sync_group: 1,
         }),
         bg_cv: Condvar::new(),
         work_cv: Condvar::new(),

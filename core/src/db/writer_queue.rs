@@ -61,6 +61,11 @@ impl<R, T> WriterQueue<R, T> {
         self.entries.is_empty()
     }
 
+    /// Writers queued, the leader included.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Queues `request` at the back. `cv` wakes this writer; one per thread suffices,
     /// since a thread waits for one write at a time.
     pub(crate) fn join(&mut self, request: R, sync: bool, cv: Arc<Condvar>) -> Ticket {
