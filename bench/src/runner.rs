@@ -302,28 +302,37 @@ impl<'a> Runner<'a> {
 impl Runner<'_> {
     /// siltdb's group-commit counters (writes, WAL records, WAL fsyncs); None for LevelDB,
     /// which has no such properties.
-    fn write_counters(&self) -> Option<[u64; 3]> {
+    fn write_counters(&self) -> Option<[u64; 5]> {
         let db = self.db.as_ref()?;
         let get = |name: &str| db.property(name)?.parse::<u64>().ok();
         Some([
             get("siltdb.num-writes")?,
             get("siltdb.num-write-groups")?,
             get("siltdb.num-wal-syncs")?,
+            get("siltdb.num-write-stalls")?,
+            get("siltdb.write-stall-micros")?,
         ])
     }
 
     /// For write benchmarks: how many writes each WAL record and each fsync carried.
-    fn group_commit_note(&self, name: &str, before: Option<[u64; 3]>) -> Option<String> {
+    fn group_commit_note(&self, name: &str, before: Option<[u64; 5]>) -> Option<String> {
         if !matches!(name, "fillseq" | "fillsync" | "fillrandom" | "overwrite") {
             return None;
         }
         let after = self.write_counters()?;
-        let [writes, groups, syncs] = [0, 1, 2].map(|i| after[i] - before.map_or(0, |b| b[i]));
+        let [writes, groups, syncs, stalls, stall_micros] =
+            [0, 1, 2, 3, 4].map(|i| after[i] - before.map_or(0, |b| b[i]));
         let mut note = format!("[{writes} writes in {groups} WAL records");
         if syncs > 0 {
             note.push_str(&format!(
                 ", {syncs} fsyncs: {:.2} writes/fsync",
                 writes as f64 / syncs as f64
+            ));
+        }
+        if stalls > 0 {
+            note.push_str(&format!(
+                "; {stalls} write stalls, {:.1} ms in all",
+                stall_micros as f64 / 1000.0
             ));
         }
         note.push(']');

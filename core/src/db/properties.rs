@@ -63,6 +63,8 @@ impl DbInner {
             "siltdb.num-writes" => Some(st.counters.writes.to_string()),
             "siltdb.num-write-groups" => Some(st.counters.write_groups.to_string()),
             "siltdb.num-wal-syncs" => Some(st.counters.wal_syncs.to_string()),
+            "siltdb.num-write-stalls" => Some(st.counters.write_stalls.to_string()),
+            "siltdb.write-stall-micros" => Some(st.counters.write_stall_micros.to_string()),
             "siltdb.cur-size-active-mem-table" => {
                 Some(st.mem.approximate_memory_usage().to_string())
             }
