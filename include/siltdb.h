@@ -388,6 +388,18 @@ typedef struct siltdb_stats_t {
      * Levels 0 to 6.
      */
     struct siltdb_level_stats_t levels[SILTDB_NUM_LEVELS];
+    /**
+     * Batches written (a put or delete is a batch of one). Appended in 0.1.1.
+     */
+    uint64_t writes;
+    /**
+     * WAL records written: group commit makes one record of each group of writes.
+     */
+    uint64_t write_groups;
+    /**
+     * WAL fsyncs made for sync writes, one per group.
+     */
+    uint64_t wal_syncs;
 } siltdb_stats_t;
 
 #ifdef __cplusplus
@@ -578,7 +590,8 @@ int siltdb_get_stats(struct siltdb_t *db, struct siltdb_stats_t *out, size_t out
  * `leveldb.stats`, `leveldb.sstables`, `leveldb.approximate-memory-usage`,
  * `siltdb.num-immutable-mem-table`, `siltdb.mem-table-flush-pending`,
  * `siltdb.background-error` (empty when there is none), `siltdb.num-flushes`,
- * `siltdb.cur-size-active-mem-table`.
+ * `siltdb.cur-size-active-mem-table`, `siltdb.num-writes`, `siltdb.num-write-groups`,
+ * `siltdb.num-wal-syncs`, `siltdb.num-write-stalls`, `siltdb.write-stall-micros`.
  */
 char *siltdb_property_value(struct siltdb_t *db, const char *name);
 

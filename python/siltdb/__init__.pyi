@@ -181,6 +181,9 @@ class _Stats(TypedDict):
     write_stalls: int
     write_stall_micros: int
     listener_panics: int
+    writes: int
+    write_groups: int
+    wal_syncs: int
 
 @final
 class DB:

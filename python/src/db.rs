@@ -260,7 +260,8 @@ impl PyDb {
     /// {'levels': [{'level', 'files', 'bytes', 'compaction_micros', 'bytes_read',
     /// 'bytes_written', 'compactions'} for levels 0..6], 'flushes_completed',
     /// 'flushes_failed', 'bytes_flushed', 'compactions_completed', 'write_stalls',
-    /// 'write_stall_micros', 'listener_panics'}; every value an int.
+    /// 'write_stall_micros', 'listener_panics', 'writes', 'write_groups', 'wal_syncs'};
+    /// every value an int.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = py
             .detach(|| self.db.stats())

@@ -47,5 +47,8 @@ pub fn stats_dict<'py>(py: Python<'py>, stats: &DbStats) -> PyResult<Bound<'py, 
     d.set_item("write_stalls", stats.write_stalls)?;
     d.set_item("write_stall_micros", stats.write_stall_micros)?;
     d.set_item("listener_panics", stats.listener_panics)?;
+    d.set_item("writes", stats.writes)?;
+    d.set_item("write_groups", stats.write_groups)?;
+    d.set_item("wal_syncs", stats.wal_syncs)?;
     Ok(d)
 }

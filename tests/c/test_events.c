@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -224,6 +225,13 @@ static void events_match_the_tables_on_disk(void) {
     CHECK(stats.flushes_failed == 0);
     CHECK(stats.bytes_flushed == total_bytes);
     CHECK(property_number(db, "siltdb.num-flushes") == n);
+    CHECK(stats.writes > 0 && stats.write_groups > 0 && stats.write_groups <= stats.writes);
+    CHECK(property_number(db, "siltdb.num-writes") == (long long)stats.writes);
+    /* A program built against the first header passes the first version's size. */
+    siltdb_stats_t v1;
+    memset(&v1, 0xab, sizeof v1);
+    CHECK_STATUS(siltdb_get_stats(db, &v1, offsetof(siltdb_stats_t, writes), NULL), SILTDB_OK);
+    CHECK(v1.flushes_completed == (uint64_t)n && v1.writes == 0xababababababababULL);
     int levels_match = 1;
     uint64_t level_bytes = 0;
     for (int level = 0; level < SILTDB_NUM_LEVELS; level++) {

@@ -25,6 +25,9 @@ TOTAL_KEYS = {
     "write_stalls",
     "write_stall_micros",
     "listener_panics",
+    "writes",
+    "write_groups",
+    "wal_syncs",
 }
 
 
