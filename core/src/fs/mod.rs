@@ -34,6 +34,16 @@ pub trait SequentialFile: Send {
 pub trait RandomAccessFile: Send + Sync {
     /// Reads up to `len` bytes at `offset`; fewer only at end of file.
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>>;
+
+    /// Reads up to `buf.len()` bytes at `offset` into `buf`, returning how many; fewer
+    /// only at end of file. Lets a caller reuse one buffer for many reads; the default
+    /// goes through `read_at` (and so through whatever faults a wrapper injects there).
+    fn read_at_into(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let data = self.read_at(offset, buf.len())?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
+    }
 }
 
 /// Operations on a directory of files. Implementations are shared across threads.
@@ -171,8 +181,14 @@ struct PosixRandomAccessFile {
 impl RandomAccessFile for PosixRandomAccessFile {
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
+        let filled = self.read_at_into(offset, &mut buf)?;
+        buf.truncate(filled);
+        Ok(buf)
+    }
+
+    fn read_at_into(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let mut filled = 0;
-        while filled < len {
+        while filled < buf.len() {
             match self
                 .file
                 .read_at(&mut buf[filled..], offset + filled as u64)
@@ -183,8 +199,7 @@ impl RandomAccessFile for PosixRandomAccessFile {
                 Err(e) => return Err(Error::io(self.path.clone(), e)),
             }
         }
-        buf.truncate(filled);
-        Ok(buf)
+        Ok(filled)
     }
 }
 

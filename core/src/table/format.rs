@@ -105,6 +105,17 @@ pub fn read_block(
     handle: &BlockHandle,
     verify_checksum: bool,
 ) -> Result<Vec<u8>> {
+    read_block_into(file, handle, verify_checksum, Vec::new())
+}
+
+/// [`read_block`] into `buf`, whose allocation is reused: only bytes beyond its current
+/// length are zeroed before the read, so a recycled block buffer costs no memset.
+pub fn read_block_into(
+    file: &TableFile,
+    handle: &BlockHandle,
+    verify_checksum: bool,
+    mut buf: Vec<u8>,
+) -> Result<Vec<u8>> {
     let corrupt = |what: String| {
         Error::corruption(format!(
             "{}: block at offset {}: {what}",
@@ -127,11 +138,11 @@ pub fn read_block(
             ))
         })?;
     let len = usize::try_from(len).map_err(|_| corrupt("block too large".into()))?;
-    let mut buf = file.file.read_at(handle.offset, len)?;
-    if buf.len() != len {
+    buf.resize(len, 0);
+    let got = file.file.read_at_into(handle.offset, &mut buf)?;
+    if got != len {
         return Err(corrupt(format!(
-            "truncated block read: wanted {len} bytes, got {}",
-            buf.len()
+            "truncated block read: wanted {len} bytes, got {got}"
         )));
     }
     let n = len - BLOCK_TRAILER_LEN;

@@ -7,14 +7,16 @@ use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iterator::InternalIterator;
 use crate::key::{
-    compare_internal_keys, make_internal_key, parse_internal_key, LookupResult, SequenceNumber,
-    ValueType, VALUE_TYPE_FOR_SEEK,
+    compare_internal_keys, extract_user_key, make_internal_key, parse_internal_key, LookupResult,
+    SequenceNumber, ValueType, VALUE_TYPE_FOR_SEEK,
 };
 use crate::options::{Options, ReadOptions};
 use crate::table::block::{bytewise_compare, Block, BlockIter};
 use crate::table::block_cache::{new_cache_id, BlockCache};
 use crate::table::filter::{BloomFilterPolicy, FilterBlockReader, FILTER_META_KEY};
-use crate::table::format::{read_block, BlockHandle, Footer, TableFile, FOOTER_LEN};
+use crate::table::format::{
+    read_block, read_block_into, BlockHandle, Footer, TableFile, FOOTER_LEN,
+};
 
 /// An open, immutable table. `Send + Sync`: lookups and iterators from many threads share
 /// it through an `Arc`.
@@ -59,7 +61,7 @@ impl Table {
             name: name.to_string(),
             size,
         };
-        let index_block = load_block(&file, &footer.index_handle, true)?;
+        let index_block = load_block(&file, &footer.index_handle, true, Vec::new())?;
         let filter = read_filter(&file, &footer.metaindex_handle)?;
         Ok(Table {
             file,
@@ -82,12 +84,18 @@ impl Table {
     /// when asked, and always when it is going into the cache) and cached if `fill`.
     fn data_block(&self, handle: &BlockHandle, verify: bool, fill: bool) -> Result<Arc<Block>> {
         let Some(cache) = &self.block_cache else {
-            return Ok(Arc::new(load_block(&self.file, handle, verify)?));
+            return Ok(Arc::new(load_block(
+                &self.file,
+                handle,
+                verify,
+                Vec::new(),
+            )?));
         };
         if let Some(block) = cache.get(self.cache_id, handle.offset) {
             return Ok(block);
         }
-        let block = Arc::new(load_block(&self.file, handle, verify || fill)?);
+        let buf = cache.take_buffer(self.cache_id, handle.offset);
+        let block = Arc::new(load_block(&self.file, handle, verify || fill, buf)?);
         if fill {
             cache.insert(self.cache_id, handle.offset, Arc::clone(&block));
         }
@@ -103,27 +111,42 @@ impl Table {
         seq: SequenceNumber,
     ) -> Result<Option<LookupResult>> {
         let target = make_internal_key(user_key, seq, VALUE_TYPE_FOR_SEEK);
-        let mut index = self.index_block.iter(compare_internal_keys);
-        index.seek(&target);
-        if !index.valid() {
-            index.status().map_err(|e| self.in_index(e))?;
-            return Ok(None);
-        }
-        let handle = self.decode_handle(index.value())?;
+        self.get_internal(read, &target, &mut Vec::new())
+    }
+
+    /// [`Table::get`] for a lookup key already encoded as an internal key (user key,
+    /// read sequence, `VALUE_TYPE_FOR_SEEK`). `scratch` holds decoded keys; a caller that
+    /// looks in several tables passes the same one, so no lookup allocates but the value.
+    pub fn get_internal(
+        &self,
+        read: &ReadOptions,
+        target: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> Result<Option<LookupResult>> {
+        let user_key = extract_user_key(target);
+        let handle = match self
+            .index_block
+            .seek_entry(compare_internal_keys, target, scratch)
+        {
+            Ok(Some(mut encoded)) => {
+                BlockHandle::decode_from(&mut encoded).ok_or_else(|| self.bad_handle())?
+            }
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.in_index(e)),
+        };
         if let Some(filter) = &self.filter {
             if !filter.key_may_match(handle.offset, user_key) {
                 return Ok(None);
             }
         }
         let block = self.data_block(&handle, self.verify(read), read.fill_cache)?;
-        let mut it = block.iter(compare_internal_keys);
-        it.seek(&target);
-        if !it.valid() {
-            it.status()
-                .map_err(|e| with_context(e, &self.file.name, handle.offset))?;
+        let value = block
+            .seek_entry(compare_internal_keys, target, scratch)
+            .map_err(|e| with_context(e, &self.file.name, handle.offset))?;
+        let Some(value) = value else {
             return Ok(None);
-        }
-        let parsed = parse_internal_key(it.key()).ok_or_else(|| {
+        };
+        let parsed = parse_internal_key(scratch).ok_or_else(|| {
             Error::corruption(format!(
                 "{}: block at offset {}: corrupted internal key",
                 self.file.name, handle.offset
@@ -133,7 +156,7 @@ impl Table {
             return Ok(None);
         }
         Ok(Some(match parsed.value_type {
-            ValueType::Value => LookupResult::Found(it.value().to_vec()),
+            ValueType::Value => LookupResult::Found(value.to_vec()),
             ValueType::Deletion => LookupResult::Deleted,
         }))
     }
@@ -169,12 +192,14 @@ impl Table {
     }
 
     fn decode_handle(&self, mut encoded: &[u8]) -> Result<BlockHandle> {
-        BlockHandle::decode_from(&mut encoded).ok_or_else(|| {
-            Error::corruption(format!(
-                "{}: bad block handle in index block",
-                self.file.name
-            ))
-        })
+        BlockHandle::decode_from(&mut encoded).ok_or_else(|| self.bad_handle())
+    }
+
+    fn bad_handle(&self) -> Error {
+        Error::corruption(format!(
+            "{}: bad block handle in index block",
+            self.file.name
+        ))
     }
 
     fn in_index(&self, e: Error) -> Error {
@@ -182,9 +207,9 @@ impl Table {
     }
 }
 
-/// Reads and validates one block.
-fn load_block(file: &TableFile, handle: &BlockHandle, verify: bool) -> Result<Block> {
-    let contents = read_block(file, handle, verify)?;
+/// Reads and validates one block, reusing `buf`'s allocation for it.
+fn load_block(file: &TableFile, handle: &BlockHandle, verify: bool, buf: Vec<u8>) -> Result<Block> {
+    let contents = read_block_into(file, handle, verify, buf)?;
     Block::new(contents).map_err(|e| with_context(e, &file.name, handle.offset))
 }
 
@@ -201,7 +226,7 @@ fn with_context(e: Error, name: &str, offset: u64) -> Error {
 /// Finds the bloom filter through the meta-index; None when the table has no filter
 /// (or one of a policy siltdb does not know).
 fn read_filter(file: &TableFile, metaindex: &BlockHandle) -> Result<Option<FilterBlockReader>> {
-    let meta = Arc::new(load_block(file, metaindex, true)?);
+    let meta = Arc::new(load_block(file, metaindex, true, Vec::new())?);
     let mut it = meta.iter(bytewise_compare);
     it.seek(FILTER_META_KEY.as_bytes());
     it.status()
@@ -395,7 +420,6 @@ impl InternalIterator for TableIterator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::extract_user_key;
     use crate::options::CompressionType;
     use crate::table::builder::TableBuilder;
     use crate::table::test_util::{MemFile, MemWritableFile};
