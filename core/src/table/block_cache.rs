@@ -1,5 +1,6 @@
 //! A cache of decoded data blocks shared by every table of a Db (LevelDB's block cache,
-//! plyvel's `lru_cache_size`), bounded in bytes, least recently used out first. A point
+//! plyvel's `lru_cache_size`), bounded in bytes; a segmented LRU, so blocks read only
+//! once leave before blocks that are read again (see [`Segment`]). A point
 //! read of a hot key then costs an index seek and a block seek, not a pread, a checksum
 //! and a decode.
 //!
@@ -61,25 +62,52 @@ const MIN_SHARD_BYTES: usize = 1 << 20;
 
 const MAX_SHARDS: usize = 16;
 
+/// Share of a shard kept for blocks that were hit after being loaded.
+const PROTECTED_PERCENT: usize = 80;
+
+/// Which recency list a block is on. New blocks start in `Probation`; a hit moves a block
+/// to `Protected`. Eviction takes the least recently used probationary block first, so a
+/// stream of blocks read once (a scan, a lookup in a large level) passes through without
+/// pushing out the blocks that are read again and again (level 0, level 1, hot keys).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Probation = 0,
+    Protected = 1,
+}
+
 struct Slot {
     key: Key,
     block: Option<Arc<Block>>,
     charge: usize,
-    /// Neighbours in the recency list: `prev` towards the most recently used.
+    segment: Segment,
+    /// Neighbours in the segment's list: `prev` towards the most recently used.
     prev: usize,
     next: usize,
 }
 
-/// One LRU: slots in a slab, linked from most (`head`) to least (`tail`) recently used,
-/// so lookups, inserts and evictions are O(1).
+/// A recency list threaded through the slots, most recently used at `head`.
+#[derive(Clone, Copy)]
+struct List {
+    head: usize,
+    tail: usize,
+    bytes: usize,
+}
+
+const EMPTY_LIST: List = List {
+    head: NIL,
+    tail: NIL,
+    bytes: 0,
+};
+
+/// One segmented LRU: slots in a slab, linked into two recency lists, so lookups, inserts
+/// and evictions are O(1).
 struct Shard {
     capacity: usize,
+    protected_capacity: usize,
     map: IntMap<Key, usize>,
     slots: Vec<Slot>,
     free_slots: Vec<usize>,
-    head: usize,
-    tail: usize,
-    used: usize,
+    lists: [List; 2],
     spare: Vec<Vec<u8>>,
 }
 
@@ -87,60 +115,83 @@ impl Shard {
     fn new(capacity: usize) -> Shard {
         Shard {
             capacity,
+            protected_capacity: capacity / 100 * PROTECTED_PERCENT,
             map: IntMap::default(),
             slots: Vec::new(),
             free_slots: Vec::new(),
-            head: NIL,
-            tail: NIL,
-            used: 0,
+            lists: [EMPTY_LIST; 2],
             spare: Vec::new(),
         }
     }
 
+    fn used(&self) -> usize {
+        self.lists[0].bytes + self.lists[1].bytes
+    }
+
     fn unlink(&mut self, i: usize) {
-        let (prev, next) = (self.slots[i].prev, self.slots[i].next);
+        let Slot {
+            prev,
+            next,
+            segment,
+            charge,
+            ..
+        } = self.slots[i];
+        let list = &mut self.lists[segment as usize];
+        list.bytes -= charge;
         match prev {
-            NIL => self.head = next,
+            NIL => list.head = next,
             p => self.slots[p].next = next,
         }
         match next {
-            NIL => self.tail = prev,
+            NIL => self.lists[segment as usize].tail = prev,
             n => self.slots[n].prev = prev,
         }
     }
 
-    fn push_front(&mut self, i: usize) {
-        self.slots[i].prev = NIL;
-        self.slots[i].next = self.head;
-        match self.head {
-            NIL => self.tail = i,
+    fn push_front(&mut self, i: usize, segment: Segment) {
+        let list = &mut self.lists[segment as usize];
+        let old_head = list.head;
+        list.head = i;
+        list.bytes += self.slots[i].charge;
+        match old_head {
+            NIL => list.tail = i,
             h => self.slots[h].prev = i,
         }
-        self.head = i;
+        let slot = &mut self.slots[i];
+        slot.segment = segment;
+        slot.prev = NIL;
+        slot.next = old_head;
     }
 
     fn get(&mut self, key: &Key) -> Option<Arc<Block>> {
         let i = *self.map.get(key)?;
-        if self.head != i {
+        if self.lists[Segment::Protected as usize].head != i {
             self.unlink(i);
-            self.push_front(i);
+            self.push_front(i, Segment::Protected);
+            // Demote the coldest protected blocks; they get another chance on probation.
+            while self.lists[Segment::Protected as usize].bytes > self.protected_capacity {
+                let coldest = self.lists[Segment::Protected as usize].tail;
+                self.unlink(coldest);
+                self.push_front(coldest, Segment::Probation);
+            }
         }
         self.slots[i].block.clone()
     }
 
     fn insert(&mut self, key: Key, block: Arc<Block>, charge: usize) {
         if let Some(&i) = self.map.get(&key) {
-            self.used = self.used - self.slots[i].charge + charge;
+            // Loaded twice by racing readers: keep the newer copy.
+            self.unlink(i);
             self.slots[i].charge = charge;
             let old = self.slots[i].block.replace(block);
             self.recycle(old);
-            self.unlink(i);
-            self.push_front(i);
+            self.push_front(i, Segment::Probation);
         } else {
             let slot = Slot {
                 key,
                 block: Some(block),
                 charge,
+                segment: Segment::Probation,
                 prev: NIL,
                 next: NIL,
             };
@@ -155,11 +206,17 @@ impl Shard {
                 }
             };
             self.map.insert(key, i);
-            self.push_front(i);
-            self.used += charge;
+            self.push_front(i, Segment::Probation);
         }
-        while self.used > self.capacity && self.tail != NIL {
-            self.evict(self.tail);
+        while self.used() > self.capacity {
+            let victim = match self.lists[Segment::Probation as usize].tail {
+                NIL => self.lists[Segment::Protected as usize].tail,
+                t => t,
+            };
+            if victim == NIL {
+                break;
+            }
+            self.evict(victim);
         }
     }
 
@@ -167,7 +224,6 @@ impl Shard {
         self.unlink(i);
         let key = self.slots[i].key;
         self.map.remove(&key);
-        self.used -= self.slots[i].charge;
         let old = self.slots[i].block.take();
         self.recycle(old);
         self.free_slots.push(i);
@@ -237,7 +293,7 @@ impl BlockCache {
 
     /// Bytes of blocks held.
     pub fn usage(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().used).sum()
+        self.shards.iter().map(|s| s.lock().used()).sum()
     }
 }
 
@@ -268,6 +324,83 @@ mod tests {
         assert!(cache.get(id, 39).is_some(), "the newest block is cached");
         assert!(cache.get(id, 1).is_none(), "an old cold block was evicted");
         assert!(cache.get(new_cache_id(), 0).is_none(), "ids do not collide");
+    }
+
+    #[test]
+    fn evicted_buffers_are_reused_unless_a_reader_still_holds_the_block() {
+        let one = block(30);
+        let cache = BlockCache::new(one.size() * 3);
+        let id = new_cache_id();
+        assert!(cache.take_buffer(id, 0).is_empty(), "nothing evicted yet");
+        let held = block(30);
+        cache.insert(id, 0, Arc::clone(&held));
+        for offset in 1..4u64 {
+            cache.insert(id, offset, block(30));
+        }
+        assert!(cache.get(id, 0).is_none(), "block 0 was evicted");
+        assert!(
+            cache.take_buffer(id, 9).is_empty(),
+            "a block still held by a reader is not recycled"
+        );
+        cache.insert(id, 4, block(30));
+        let buf = cache.take_buffer(id, 9);
+        assert_eq!(buf.len(), one.size(), "block 1's buffer comes back whole");
+        assert!(held.size() > 0);
+    }
+
+    #[test]
+    fn a_large_cache_is_sharded_and_still_bounded() {
+        let one = block(30);
+        let capacity = 8 << 20;
+        let cache = BlockCache::new(capacity);
+        assert_eq!(cache.shards.len(), 8);
+        let id = new_cache_id();
+        let n = 2 * capacity / one.size();
+        for offset in 0..n as u64 {
+            cache.insert(id, offset * 4096, block(30));
+            assert!(cache.usage() <= capacity);
+        }
+        assert!(cache.usage() > capacity * 9 / 10, "{}", cache.usage());
+        assert!(cache.get(id, (n as u64 - 1) * 4096).is_some());
+        assert!(cache.get(id, 0).is_none());
+    }
+
+    #[test]
+    fn blocks_read_again_survive_a_stream_of_blocks_read_once() {
+        let one = block(30);
+        let cache = BlockCache::new(one.size() * 10);
+        let id = new_cache_id();
+        for offset in 0..3u64 {
+            cache.insert(id, offset, block(30));
+            assert!(cache.get(id, offset).is_some());
+        }
+        for offset in 100..200u64 {
+            cache.insert(id, offset, block(30));
+        }
+        for offset in 0..3u64 {
+            assert!(
+                cache.get(id, offset).is_some(),
+                "hot block {offset} evicted"
+            );
+        }
+        assert!(cache.get(id, 199).is_some(), "the newest block is cached");
+        assert!(cache.get(id, 150).is_none());
+        assert!(cache.usage() <= one.size() * 10);
+    }
+
+    #[test]
+    fn protected_blocks_are_bounded_and_age_out_when_no_longer_read() {
+        let one = block(30);
+        let cache = BlockCache::new(one.size() * 10);
+        let id = new_cache_id();
+        // Every block is hit once, so all compete for the protected share.
+        for offset in 0..30u64 {
+            cache.insert(id, offset, block(30));
+            assert!(cache.get(id, offset).is_some());
+            assert!(cache.usage() <= one.size() * 10);
+        }
+        assert!(cache.get(id, 0).is_none(), "the oldest hot block aged out");
+        assert!(cache.get(id, 29).is_some());
     }
 
     #[test]
