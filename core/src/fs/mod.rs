@@ -203,6 +203,27 @@ impl RandomAccessFile for PosixRandomAccessFile {
     }
 }
 
+/// Opens a table for reading without access-time updates: point reads pread a block per
+/// table, and with atime on the kernel checks (and may write) the inode's atime each time.
+/// O_NOATIME is refused for a file someone else owns; that file is opened plainly.
+#[cfg(target_os = "linux")]
+fn open_for_random_reads(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => File::open(path),
+        other => other,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_for_random_reads(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
 impl FileSystem for PosixFs {
     fn create_dir_all(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))
@@ -231,7 +252,7 @@ impl FileSystem for PosixFs {
     }
 
     fn new_random_access_file(&self, path: &Path) -> Result<Box<dyn RandomAccessFile>> {
-        let file = File::open(path).map_err(io_err(path))?;
+        let file = open_for_random_reads(path).map_err(io_err(path))?;
         Ok(Box::new(PosixRandomAccessFile {
             file,
             path: path.display().to_string(),
