@@ -17,16 +17,16 @@ use crate::table::filter::{BloomFilterPolicy, FilterBlockReader, FILTER_META_KEY
 use crate::table::format::{
     read_block, read_block_into, BlockHandle, Footer, TableFile, FOOTER_LEN,
 };
+use crate::table::index::TableIndex;
 
 /// An open, immutable table. `Send + Sync`: lookups and iterators from many threads share
 /// it through an `Arc`.
 pub struct Table {
     file: TableFile,
-    index_block: Arc<Block>,
+    index: TableIndex,
     filter: Option<FilterBlockReader>,
     /// Where the data ends; the answer for keys past the last one.
     metaindex_offset: u64,
-    index_offset: u64,
     paranoid_checks: bool,
     /// Shared by the Db's tables; None for a table opened on its own.
     block_cache: Option<Arc<BlockCache>>,
@@ -61,14 +61,15 @@ impl Table {
             name: name.to_string(),
             size,
         };
-        let index_block = load_block(&file, &footer.index_handle, true, Vec::new())?;
+        let index_block = Arc::new(load_block(&file, &footer.index_handle, true, Vec::new())?);
+        let index = TableIndex::parse(&index_block)
+            .map_err(|e| with_context(e, &file.name, footer.index_handle.offset))?;
         let filter = read_filter(&file, &footer.metaindex_handle)?;
         Ok(Table {
             file,
-            index_block: Arc::new(index_block),
+            index,
             filter,
             metaindex_offset: footer.metaindex_handle.offset,
-            index_offset: footer.index_handle.offset,
             paranoid_checks: options.paranoid_checks,
             block_cache: None,
             cache_id: new_cache_id(),
@@ -124,15 +125,8 @@ impl Table {
         scratch: &mut Vec<u8>,
     ) -> Result<Option<LookupResult>> {
         let user_key = extract_user_key(target);
-        let handle = match self
-            .index_block
-            .seek_entry(compare_internal_keys, target, scratch)
-        {
-            Ok(Some(mut encoded)) => {
-                BlockHandle::decode_from(&mut encoded).ok_or_else(|| self.bad_handle())?
-            }
-            Ok(None) => return Ok(None),
-            Err(e) => return Err(self.in_index(e)),
+        let Some(handle) = self.index.handle(self.index.seek(target)) else {
+            return Ok(None);
         };
         if let Some(filter) = &self.filter {
             if !filter.key_may_match(handle.offset, user_key) {
@@ -167,7 +161,7 @@ impl Table {
             table: Arc::clone(self),
             verify: self.verify(read),
             fill_cache: read.fill_cache,
-            index_iter: self.index_block.iter(compare_internal_keys),
+            block_index: self.index.len(),
             data_iter: None,
             data_handle: None,
             status: None,
@@ -177,33 +171,13 @@ impl Table {
     /// Approximate file offset where `internal_key` is or would be stored: the offset of
     /// its data block, or the end of the data for keys past the last one.
     pub fn approximate_offset_of(&self, internal_key: &[u8]) -> u64 {
-        let mut index = self.index_block.iter(compare_internal_keys);
-        index.seek(internal_key);
-        if index.valid() {
-            if let Some(handle) = BlockHandle::decode_from(&mut index.value()) {
-                return handle.offset;
-            }
-        }
-        self.metaindex_offset
+        self.index
+            .handle(self.index.seek(internal_key))
+            .map_or(self.metaindex_offset, |h| h.offset)
     }
 
     fn verify(&self, read: &ReadOptions) -> bool {
         read.verify_checksums || self.paranoid_checks
-    }
-
-    fn decode_handle(&self, mut encoded: &[u8]) -> Result<BlockHandle> {
-        BlockHandle::decode_from(&mut encoded).ok_or_else(|| self.bad_handle())
-    }
-
-    fn bad_handle(&self) -> Error {
-        Error::corruption(format!(
-            "{}: bad block handle in index block",
-            self.file.name
-        ))
-    }
-
-    fn in_index(&self, e: Error) -> Error {
-        with_context(e, &self.file.name, self.index_offset)
     }
 }
 
@@ -252,7 +226,9 @@ pub struct TableIterator {
     table: Arc<Table>,
     verify: bool,
     fill_cache: bool,
-    index_iter: BlockIter,
+    /// The data block the walk is in, by index entry; `table.index.len()` when off
+    /// either end.
+    block_index: usize,
     data_iter: Option<BlockIter>,
     /// Handle of the block `data_iter` walks, so re-seeking within it skips the read.
     data_handle: Option<BlockHandle>,
@@ -268,20 +244,12 @@ impl TableIterator {
         self.data_handle = None;
     }
 
-    /// Points `data_iter` at the block the index iterator is on (None past the end).
+    /// Points `data_iter` at block `block_index` (None off either end).
     fn init_data_block(&mut self) {
-        if !self.index_iter.valid() {
+        let Some(handle) = self.table.index.handle(self.block_index) else {
             self.data_iter = None;
             self.data_handle = None;
-            if let Err(e) = self.index_iter.status() {
-                let e = self.table.in_index(e);
-                self.set_error(e);
-            }
             return;
-        }
-        let handle = match self.table.decode_handle(self.index_iter.value()) {
-            Ok(h) => h,
-            Err(e) => return self.set_error(e),
         };
         if self.data_iter.is_some() && self.data_handle == Some(handle) {
             return;
@@ -313,11 +281,11 @@ impl TableIterator {
 
     fn skip_empty_blocks_forward(&mut self) {
         while !self.data_ready() {
-            if self.status.is_some() || !self.index_iter.valid() {
+            if self.status.is_some() || self.block_index >= self.table.index.len() {
                 self.data_iter = None;
                 return;
             }
-            self.index_iter.next();
+            self.block_index += 1;
             self.init_data_block();
             if let Some(d) = &mut self.data_iter {
                 d.seek_to_first();
@@ -327,11 +295,15 @@ impl TableIterator {
 
     fn skip_empty_blocks_backward(&mut self) {
         while !self.data_ready() {
-            if self.status.is_some() || !self.index_iter.valid() {
+            if self.status.is_some() || self.block_index >= self.table.index.len() {
                 self.data_iter = None;
                 return;
             }
-            self.index_iter.prev();
+            // Before the first block is off the front: the same "off either end".
+            self.block_index = self
+                .block_index
+                .checked_sub(1)
+                .unwrap_or(self.table.index.len());
             self.init_data_block();
             if let Some(d) = &mut self.data_iter {
                 d.seek_to_last();
@@ -349,7 +321,7 @@ impl InternalIterator for TableIterator {
         if self.status.is_some() {
             return;
         }
-        self.index_iter.seek_to_first();
+        self.block_index = 0;
         self.init_data_block();
         if let Some(d) = &mut self.data_iter {
             d.seek_to_first();
@@ -361,7 +333,7 @@ impl InternalIterator for TableIterator {
         if self.status.is_some() {
             return;
         }
-        self.index_iter.seek_to_last();
+        self.block_index = self.table.index.len().saturating_sub(1);
         self.init_data_block();
         if let Some(d) = &mut self.data_iter {
             d.seek_to_last();
@@ -373,7 +345,7 @@ impl InternalIterator for TableIterator {
         if self.status.is_some() {
             return;
         }
-        self.index_iter.seek(target);
+        self.block_index = self.table.index.seek(target);
         self.init_data_block();
         if let Some(d) = &mut self.data_iter {
             d.seek(target);
@@ -662,16 +634,16 @@ mod tests {
             .filter(|&i| {
                 // Ask the filter of the block the index points the absent key at.
                 let absent = format!("key{:08}", i * 2 + 1).into_bytes();
-                let mut index = table.index_block.iter(compare_internal_keys);
-                index.seek(&ikey(&absent, u64::MAX >> 8, ValueType::Value));
-                let handle = table.decode_handle(index.value()).expect("handle");
+                let target = ikey(&absent, u64::MAX >> 8, ValueType::Value);
+                let handle = table
+                    .index
+                    .handle(table.index.seek(&target))
+                    .expect("handle");
                 !filter.key_may_match(handle.offset, &absent)
             })
             .count();
         for (k, _) in &entries {
-            let mut index = table.index_block.iter(compare_internal_keys);
-            index.seek(k);
-            let handle = table.decode_handle(index.value()).expect("handle");
+            let handle = table.index.handle(table.index.seek(k)).expect("handle");
             assert!(filter.key_may_match(handle.offset, extract_user_key(k)));
         }
         assert!(skipped > 950, "only {skipped} of 1000 absent keys filtered");
