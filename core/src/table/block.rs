@@ -94,7 +94,7 @@ impl Block {
     /// a walk of one restart interval.
     pub fn seek_entry<'a>(
         &'a self,
-        cmp: KeyComparator,
+        cmp: impl Fn(&[u8], &[u8]) -> Ordering,
         target: &[u8],
         key: &mut Vec<u8>,
     ) -> Result<Option<&'a [u8]>> {
@@ -102,7 +102,7 @@ impl Block {
         if self.num_restarts == 0 {
             return Ok(None);
         }
-        let Some(restart) = self.find_restart(cmp, target) else {
+        let Some(restart) = self.find_restart(&cmp, target) else {
             return Err(bad_entry("restart point does not hold a whole key"));
         };
         let mut at = self.restart_point(restart);
@@ -152,7 +152,11 @@ impl Block {
     /// The last restart point whose key is < `target` (0 when there is none), found by
     /// binary search comparing the restart keys in place. None when a restart point does
     /// not hold a whole key. Requires at least one restart point.
-    fn find_restart(&self, cmp: KeyComparator, target: &[u8]) -> Option<usize> {
+    fn find_restart(
+        &self,
+        cmp: impl Fn(&[u8], &[u8]) -> Ordering,
+        target: &[u8],
+    ) -> Option<usize> {
         let mut left = 0;
         let mut right = self.num_restarts.saturating_sub(1);
         while left < right {
@@ -183,7 +187,7 @@ struct EntryHeader {
 }
 
 /// Decodes the entry at `at`, checking that it ends at or before `limit`.
-#[inline]
+#[inline(always)]
 fn decode_entry(data: &[u8], at: usize, limit: usize) -> Option<EntryHeader> {
     let p = data.get(at..limit)?;
     // Fast path: all three lengths fit in one byte each (the usual case).
