@@ -152,11 +152,7 @@ impl Block {
     /// The last restart point whose key is < `target` (0 when there is none), found by
     /// binary search comparing the restart keys in place. None when a restart point does
     /// not hold a whole key. Requires at least one restart point.
-    fn find_restart(
-        &self,
-        cmp: impl Fn(&[u8], &[u8]) -> Ordering,
-        target: &[u8],
-    ) -> Option<usize> {
+    fn find_restart(&self, cmp: impl Fn(&[u8], &[u8]) -> Ordering, target: &[u8]) -> Option<usize> {
         let mut left = 0;
         let mut right = self.num_restarts.saturating_sub(1);
         while left < right {
