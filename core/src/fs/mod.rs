@@ -7,7 +7,7 @@ mod lock;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{IoSliceMut, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -43,6 +43,22 @@ pub trait RandomAccessFile: Send + Sync {
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
         Ok(n)
+    }
+
+    /// Fills `bufs` in turn from the bytes at `offset` onwards, returning how many were
+    /// read in all; fewer only at end of file. Lets a sequential reader fetch several
+    /// blocks, each into its own buffer, in one system call; the default reads buffer by
+    /// buffer through `read_at_into`.
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
+        let mut total = 0;
+        for buf in bufs.iter_mut() {
+            let n = self.read_at_into(offset + total as u64, buf)?;
+            total += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        Ok(total)
     }
 }
 
@@ -176,6 +192,9 @@ impl SequentialFile for PosixSequentialFile {
 struct PosixRandomAccessFile {
     file: File,
     path: String,
+    /// Held across the seek and readv of a vectored read (the only use of the file
+    /// position; positional reads ignore it).
+    cursor: parking_lot::Mutex<()>,
 }
 
 impl RandomAccessFile for PosixRandomAccessFile {
@@ -200,6 +219,40 @@ impl RandomAccessFile for PosixRandomAccessFile {
             }
         }
         Ok(filled)
+    }
+
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
+        let err = |e| Error::io(self.path.clone(), e);
+        let got = {
+            let _cursor = self.cursor.lock();
+            (&self.file).seek(SeekFrom::Start(offset)).map_err(err)?;
+            let mut slices: Vec<IoSliceMut<'_>> =
+                bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            loop {
+                match (&self.file).read_vectored(&mut slices) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(err(e)),
+                }
+            }
+        };
+        // A short read (end of file, or the kernel stopped early): finish each buffer with
+        // positional reads.
+        let mut unclaimed = got;
+        let mut total = 0;
+        for buf in bufs.iter_mut() {
+            let mut filled = unclaimed.min(buf.len());
+            unclaimed -= filled;
+            if filled < buf.len() {
+                filled +=
+                    self.read_at_into(offset + (total + filled) as u64, &mut buf[filled..])?;
+            }
+            total += filled;
+            if filled < buf.len() {
+                break;
+            }
+        }
+        Ok(total)
     }
 }
 
@@ -256,6 +309,7 @@ impl FileSystem for PosixFs {
         Ok(Box::new(PosixRandomAccessFile {
             file,
             path: path.display().to_string(),
+            cursor: parking_lot::Mutex::new(()),
         }))
     }
 
@@ -323,6 +377,16 @@ mod tests {
         assert_eq!(r.read_at(0, 6).expect("read"), b"hello ");
         let tail = r.read_at(6 + WRITE_BUFFER as u64 + 10, 100).expect("read");
         assert_eq!(tail, b"end");
+        let (mut x, mut y, mut z) = ([0u8; 4], [0u8; 2], [7u8; 10]);
+        let n = r
+            .read_vectored_at(2, &mut [&mut x[..], &mut y[..]])
+            .expect("readv");
+        assert_eq!((n, &x, &y), (6, b"llo ", b"xx"));
+        // Past the end: the buffers are filled as far as the file goes.
+        let n = r
+            .read_vectored_at(6 + WRITE_BUFFER as u64 + 9, &mut [&mut y[..], &mut z[..]])
+            .expect("readv at end");
+        assert_eq!((n, &y, &z[..2]), (4, b"xe", &b"nd"[..]));
         let b = dir.path().join("b");
         fs.rename(&a, &b).expect("rename");
         fs.sync_dir(dir.path()).expect("sync dir");

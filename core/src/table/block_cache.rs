@@ -284,6 +284,12 @@ impl BlockCache {
         shard.insert(key, block, charge);
     }
 
+    /// Whether the block is cached, without counting as a use of it.
+    pub fn contains(&self, cache_id: u64, offset: u64) -> bool {
+        let key = (cache_id, offset);
+        self.shard(&key).lock().map.contains_key(&key)
+    }
+
     /// A buffer to read the block at (`cache_id`, `offset`) into: the contents of an
     /// evicted block when one is spare, else empty. Its length is whatever it held.
     pub fn take_buffer(&self, cache_id: u64, offset: u64) -> Vec<u8> {

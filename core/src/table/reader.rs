@@ -1,6 +1,7 @@
 //! Reads a table file: the footer, index and filter at open, data blocks on demand for
 //! point lookups and for the two-level iterator (index block -> data block).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -15,7 +16,8 @@ use crate::table::block::{bytewise_compare, Block, BlockIter};
 use crate::table::block_cache::{new_cache_id, BlockCache};
 use crate::table::filter::{BloomFilterPolicy, FilterBlockReader, FILTER_META_KEY};
 use crate::table::format::{
-    read_block, read_block_into, BlockHandle, Footer, TableFile, FOOTER_LEN,
+    read_adjacent_blocks, read_block, read_block_into, BlockHandle, Footer, TableFile,
+    BLOCK_TRAILER_LEN, FOOTER_LEN,
 };
 use crate::table::index::TableIndex;
 
@@ -103,6 +105,59 @@ impl Table {
         Ok(block)
     }
 
+    /// Blocks `first`, `first + 1`, … as far as they are stored back to back, not cached,
+    /// and within `max_blocks` / [`READAHEAD_MAX_BYTES`], read with one vectored read
+    /// (verified when asked or when they go into the cache, and cached if `fill`).
+    fn read_ahead(
+        &self,
+        first: usize,
+        max_blocks: usize,
+        verify: bool,
+        fill: bool,
+    ) -> Result<Vec<Arc<Block>>> {
+        let mut handles: Vec<BlockHandle> = Vec::new();
+        let mut bytes = 0;
+        while let Some(h) = self.index.handle(first + handles.len()) {
+            if let Some(prev) = handles.last() {
+                let adjacent = prev.offset + prev.size + BLOCK_TRAILER_LEN as u64 == h.offset;
+                let cached = self
+                    .block_cache
+                    .as_ref()
+                    .is_some_and(|c| c.contains(self.cache_id, h.offset));
+                if !adjacent
+                    || cached
+                    || handles.len() >= max_blocks
+                    || bytes >= READAHEAD_MAX_BYTES
+                {
+                    break;
+                }
+            }
+            bytes += h.size;
+            handles.push(h);
+        }
+        let bufs = handles
+            .iter()
+            .map(|h| match &self.block_cache {
+                Some(c) => c.take_buffer(self.cache_id, h.offset),
+                None => Vec::new(),
+            })
+            .collect();
+        let contents = read_adjacent_blocks(&self.file, &handles, verify || fill, bufs)?;
+        handles
+            .iter()
+            .zip(contents)
+            .map(|(h, c)| {
+                let block = Arc::new(
+                    Block::new(c).map_err(|e| with_context(e, &self.file.name, h.offset))?,
+                );
+                if let (true, Some(cache)) = (fill, &self.block_cache) {
+                    cache.insert(self.cache_id, h.offset, Arc::clone(&block));
+                }
+                Ok(block)
+            })
+            .collect()
+    }
+
     /// Newest entry for `user_key` with sequence <= `seq`, or None when this table has
     /// none. Consults the bloom filter before reading the data block.
     pub fn get(
@@ -164,6 +219,9 @@ impl Table {
             block_index: self.index.len(),
             data_iter: None,
             data_handle: None,
+            ahead: VecDeque::new(),
+            last_block: None,
+            readahead_blocks: 1,
             status: None,
         }
     }
@@ -180,6 +238,13 @@ impl Table {
         read.verify_checksums || self.paranoid_checks
     }
 }
+
+/// Most blocks one vectored read of a forward walk fetches; the count doubles from 2 with
+/// each read-ahead, so a short walk reads little it does not use.
+const READAHEAD_MAX_BLOCKS: usize = 16;
+
+/// Stop adding blocks to a read-ahead once this many bytes are in it.
+const READAHEAD_MAX_BYTES: u64 = 256 << 10;
 
 /// Reads and validates one block, reusing `buf`'s allocation for it.
 fn load_block(file: &TableFile, handle: &BlockHandle, verify: bool, buf: Vec<u8>) -> Result<Block> {
@@ -232,6 +297,14 @@ pub struct TableIterator {
     data_iter: Option<BlockIter>,
     /// Handle of the block `data_iter` walks, so re-seeking within it skips the read.
     data_handle: Option<BlockHandle>,
+    /// Blocks read ahead of a forward walk, by index entry, in order.
+    ahead: VecDeque<(usize, Arc<Block>)>,
+    /// The block loaded last, to tell a forward walk (the next block loaded is the one
+    /// after it) from seeks.
+    last_block: Option<usize>,
+    /// How many blocks the next read from the file fetches: 1 after a seek, doubling with
+    /// each read while the walk goes forward, up to [`READAHEAD_MAX_BLOCKS`].
+    readahead_blocks: usize,
     status: Option<Error>,
 }
 
@@ -254,13 +327,56 @@ impl TableIterator {
         if self.data_iter.is_some() && self.data_handle == Some(handle) {
             return;
         }
-        match self.table.data_block(&handle, self.verify, self.fill_cache) {
+        match self.load_block(handle) {
             Ok(block) => {
                 self.data_iter = Some(block.iter(compare_internal_keys));
                 self.data_handle = Some(handle);
             }
             Err(e) => self.set_error(e),
         }
+    }
+
+    /// Block `block_index` (at `handle`): read ahead already, cached, or read now —
+    /// together with the blocks after it once the walk is seen to go forward.
+    fn load_block(&mut self, handle: BlockHandle) -> Result<Arc<Block>> {
+        let i = self.block_index;
+        let forward = self.last_block.is_some_and(|last| last + 1 == i);
+        self.last_block = Some(i);
+        if !forward {
+            self.readahead_blocks = 1;
+        }
+        while self.ahead.front().is_some_and(|&(j, _)| j < i) {
+            self.ahead.pop_front();
+        }
+        if let Some((_, block)) = self.ahead.pop_front().filter(|&(j, _)| j == i) {
+            return Ok(block);
+        }
+        // Not walking through the read-ahead: whatever is left of it is off the path.
+        self.ahead.clear();
+        let table = Arc::clone(&self.table);
+        if let Some(cache) = &table.block_cache {
+            if let Some(block) = cache.get(table.cache_id, handle.offset) {
+                return Ok(block);
+            }
+        }
+        if forward {
+            self.readahead_blocks = (self.readahead_blocks * 2).min(READAHEAD_MAX_BLOCKS);
+        }
+        if self.readahead_blocks > 1 {
+            // A failed read-ahead falls back to reading the one block, whose error (if it
+            // is the bad one) is then reported precisely.
+            match table.read_ahead(i, self.readahead_blocks, self.verify, self.fill_cache) {
+                Ok(blocks) => {
+                    let mut blocks = blocks.into_iter();
+                    if let Some(first) = blocks.next() {
+                        self.ahead.extend((i + 1..).zip(blocks));
+                        return Ok(first);
+                    }
+                }
+                Err(_) => self.readahead_blocks = 1,
+            }
+        }
+        table.data_block(&handle, self.verify, self.fill_cache)
     }
 
     /// True when the data iterator is positioned; records its error otherwise.
@@ -583,6 +699,104 @@ mod tests {
                 check_iteration(&table, &entries);
             }
         }
+    }
+
+    /// Counts read calls: a vectored read is one call, as it is one system call on disk.
+    struct CountingFile {
+        inner: MemFile,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl RandomAccessFile for CountingFile {
+        fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.read_at(offset, len)
+        }
+
+        fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut total = 0;
+            for buf in bufs.iter_mut() {
+                let n = self.inner.read_at_into(offset + total as u64, buf)?;
+                total += n;
+                if n < buf.len() {
+                    break;
+                }
+            }
+            Ok(total)
+        }
+    }
+
+    #[test]
+    fn a_forward_walk_reads_ahead_and_a_bad_block_is_reported_where_it_is() {
+        let options = Options {
+            compression: CompressionType::None,
+            ..Options::default()
+        };
+        let entries: Vec<_> = (0..3000)
+            .map(|i| (ikey(&user(i), 1, ValueType::Value), vec![b'v'; 100]))
+            .collect();
+        let bytes = build(&options, &entries);
+        let open_counting = |bytes: Vec<u8>| {
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let file = CountingFile {
+                inner: MemFile(bytes.clone()),
+                calls: Arc::clone(&calls),
+            };
+            let mut table =
+                Table::open(&options, Box::new(file), bytes.len() as u64, "9.ldb").expect("open");
+            table.attach_block_cache(Arc::new(BlockCache::new(1 << 20)));
+            (Arc::new(table), calls)
+        };
+        let (table, calls) = open_counting(bytes.clone());
+        let blocks = table.index.len();
+        assert!(blocks > 60, "{blocks} blocks");
+        let opened = calls.load(std::sync::atomic::Ordering::Relaxed);
+        let mut it = table.iter(&ReadOptions::default());
+        it.seek_to_first();
+        for (k, v) in &entries {
+            assert_eq!((it.key(), it.value()), (&k[..], &v[..]));
+            it.next();
+        }
+        assert!(!it.valid());
+        it.status().expect("clean walk");
+        let reads = calls.load(std::sync::atomic::Ordering::Relaxed) - opened;
+        assert!(reads * 8 < blocks, "{reads} reads for {blocks} blocks");
+        // Read ahead with fill_cache: the blocks went into the cache, so walking again
+        // reads nothing.
+        it.seek_to_first();
+        let again = calls.load(std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..500 {
+            it.next();
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), again);
+
+        // Damage block 20: the walk yields every entry before it, then the error names it.
+        let bad = table.index.handle(20).expect("block 20");
+        let mut damaged = bytes;
+        damaged[bad.offset as usize + 10] ^= 0x01;
+        let (table, _) = open_counting(damaged);
+        let mut it = table.iter(&ReadOptions::default());
+        it.seek_to_first();
+        let mut seen = 0;
+        while it.valid() {
+            assert_eq!(it.key(), &entries[seen].0[..]);
+            seen += 1;
+            it.next();
+        }
+        let first_bad = entries
+            .iter()
+            .position(|(k, _)| table.index.seek(k) == 20)
+            .expect("an entry in block 20");
+        assert_eq!(seen, first_bad);
+        let err = it.status().expect_err("damaged block");
+        assert!(
+            err.to_string()
+                .contains(&format!("block at offset {}", bad.offset)),
+            "{err}"
+        );
     }
 
     #[test]
