@@ -40,12 +40,20 @@ impl Db {
     }
 }
 
-/// What a read needs, taken under the lock: memtables newest first, the version, the
-/// sequence to read at.
+/// What a read needs, taken under the lock: memtables newest first (the active one, then
+/// the immutable ones — usually none, so collecting them allocates nothing), the version,
+/// the sequence to read at.
 struct ReadView {
-    mems: Vec<Arc<MemTable>>,
+    mem: Arc<MemTable>,
+    imm: Vec<Arc<MemTable>>,
     version: Arc<Version>,
     sequence: SequenceNumber,
+}
+
+impl ReadView {
+    fn mems(&self) -> impl Iterator<Item = &Arc<MemTable>> {
+        std::iter::once(&self.mem).chain(&self.imm)
+    }
 }
 
 impl DbInner {
@@ -53,10 +61,9 @@ impl DbInner {
         let st = self.state.lock();
         DbInner::check_open(&st)?;
         let sequence = read_sequence(&st, opts.snapshot)?;
-        let mut mems = vec![st.mem.clone()];
-        mems.extend(st.imm.iter().rev().map(|i| i.mem.clone()));
         Ok(ReadView {
-            mems,
+            mem: st.mem.clone(),
+            imm: st.imm.iter().rev().map(|i| i.mem.clone()).collect(),
             version: st.versions.current(),
             sequence,
         })
@@ -72,12 +79,17 @@ impl DbInner {
         let view = self.read_view(opts)?;
         let read = self.effective(opts);
         let seq = view.sequence;
-        let found = match view.mems.iter().find_map(|m| m.get(key, seq)) {
+        let found = match view.mems().find_map(|m| m.get(key, seq)) {
             Some(r) => Some(r),
-            None => view.version.get(key, |file| {
-                self.table_cache
-                    .get(&read, file.number, file.file_size, key, seq)
-            })?,
+            None => {
+                // One lookup key and one key buffer serve every table consulted.
+                let target = make_internal_key(key, seq, VALUE_TYPE_FOR_SEEK);
+                let mut scratch = Vec::new();
+                view.version.get(key, |file| {
+                    self.table_cache
+                        .get(&read, file.number, file.file_size, &target, &mut scratch)
+                })?
+            }
         };
         Ok(match found {
             Some(LookupResult::Found(value)) => Some(value),
@@ -89,7 +101,7 @@ impl DbInner {
         let view = this.read_view(opts)?;
         let read = this.effective(opts);
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
-        for mem in &view.mems {
+        for mem in view.mems() {
             children.push(Box::new(mem.iter()));
         }
         for f in view.version.files[0].iter().rev() {
@@ -113,7 +125,7 @@ impl DbInner {
             Arc::clone(this),
             Box::new(MergingIterator::new(children)),
             view.sequence,
-            view.mems,
+            view.mems().cloned().collect(),
             view.version,
         ))
     }

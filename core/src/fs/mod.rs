@@ -7,7 +7,7 @@ mod lock;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{IoSliceMut, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -34,6 +34,32 @@ pub trait SequentialFile: Send {
 pub trait RandomAccessFile: Send + Sync {
     /// Reads up to `len` bytes at `offset`; fewer only at end of file.
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>>;
+
+    /// Reads up to `buf.len()` bytes at `offset` into `buf`, returning how many; fewer
+    /// only at end of file. Lets a caller reuse one buffer for many reads; the default
+    /// goes through `read_at` (and so through whatever faults a wrapper injects there).
+    fn read_at_into(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let data = self.read_at(offset, buf.len())?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    /// Fills `bufs` in turn from the bytes at `offset` onwards, returning how many were
+    /// read in all; fewer only at end of file. Lets a sequential reader fetch several
+    /// blocks, each into its own buffer, in one system call; the default reads buffer by
+    /// buffer through `read_at_into`.
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
+        let mut total = 0;
+        for buf in bufs.iter_mut() {
+            let n = self.read_at_into(offset + total as u64, buf)?;
+            total += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        Ok(total)
+    }
 }
 
 /// Operations on a directory of files. Implementations are shared across threads.
@@ -166,13 +192,22 @@ impl SequentialFile for PosixSequentialFile {
 struct PosixRandomAccessFile {
     file: File,
     path: String,
+    /// Held across the seek and readv of a vectored read (the only use of the file
+    /// position; positional reads ignore it).
+    cursor: parking_lot::Mutex<()>,
 }
 
 impl RandomAccessFile for PosixRandomAccessFile {
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
+        let filled = self.read_at_into(offset, &mut buf)?;
+        buf.truncate(filled);
+        Ok(buf)
+    }
+
+    fn read_at_into(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let mut filled = 0;
-        while filled < len {
+        while filled < buf.len() {
             match self
                 .file
                 .read_at(&mut buf[filled..], offset + filled as u64)
@@ -183,9 +218,63 @@ impl RandomAccessFile for PosixRandomAccessFile {
                 Err(e) => return Err(Error::io(self.path.clone(), e)),
             }
         }
-        buf.truncate(filled);
-        Ok(buf)
+        Ok(filled)
     }
+
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
+        let err = |e| Error::io(self.path.clone(), e);
+        let got = {
+            let _cursor = self.cursor.lock();
+            (&self.file).seek(SeekFrom::Start(offset)).map_err(err)?;
+            let mut slices: Vec<IoSliceMut<'_>> =
+                bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            loop {
+                match (&self.file).read_vectored(&mut slices) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(err(e)),
+                }
+            }
+        };
+        // A short read (end of file, or the kernel stopped early): finish each buffer with
+        // positional reads.
+        let mut unclaimed = got;
+        let mut total = 0;
+        for buf in bufs.iter_mut() {
+            let mut filled = unclaimed.min(buf.len());
+            unclaimed -= filled;
+            if filled < buf.len() {
+                filled +=
+                    self.read_at_into(offset + (total + filled) as u64, &mut buf[filled..])?;
+            }
+            total += filled;
+            if filled < buf.len() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Opens a table for reading without access-time updates: point reads pread a block per
+/// table, and with atime on the kernel checks (and may write) the inode's atime each time.
+/// O_NOATIME is refused for a file someone else owns; that file is opened plainly.
+#[cfg(target_os = "linux")]
+fn open_for_random_reads(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => File::open(path),
+        other => other,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_for_random_reads(path: &Path) -> std::io::Result<File> {
+    File::open(path)
 }
 
 impl FileSystem for PosixFs {
@@ -216,10 +305,11 @@ impl FileSystem for PosixFs {
     }
 
     fn new_random_access_file(&self, path: &Path) -> Result<Box<dyn RandomAccessFile>> {
-        let file = File::open(path).map_err(io_err(path))?;
+        let file = open_for_random_reads(path).map_err(io_err(path))?;
         Ok(Box::new(PosixRandomAccessFile {
             file,
             path: path.display().to_string(),
+            cursor: parking_lot::Mutex::new(()),
         }))
     }
 
@@ -287,6 +377,16 @@ mod tests {
         assert_eq!(r.read_at(0, 6).expect("read"), b"hello ");
         let tail = r.read_at(6 + WRITE_BUFFER as u64 + 10, 100).expect("read");
         assert_eq!(tail, b"end");
+        let (mut x, mut y, mut z) = ([0u8; 4], [0u8; 2], [7u8; 10]);
+        let n = r
+            .read_vectored_at(2, &mut [&mut x[..], &mut y[..]])
+            .expect("readv");
+        assert_eq!((n, &x, &y), (6, b"llo ", b"xx"));
+        // Past the end: the buffers are filled as far as the file goes.
+        let n = r
+            .read_vectored_at(6 + WRITE_BUFFER as u64 + 9, &mut [&mut y[..], &mut z[..]])
+            .expect("readv at end");
+        assert_eq!((n, &y, &z[..2]), (4, b"xe", &b"nd"[..]));
         let b = dir.path().join("b");
         fs.rename(&a, &b).expect("rename");
         fs.sync_dir(dir.path()).expect("sync dir");

@@ -1,6 +1,7 @@
 //! Reads one table block: checks the restart array once when the block is loaded, then
-//! iterates entries with a binary search over restart points for `seek`. Malformed
-//! entries stop the iterator with a Corruption status; nothing here panics on bad bytes.
+//! iterates entries with a binary search over restart points for `seek`, or answers a
+//! point lookup ([`Block::seek_entry`]) without building an iterator. Malformed entries
+//! end the walk with a Corruption status; nothing here panics on bad bytes.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -18,13 +19,15 @@ pub fn bytewise_compare(a: &[u8], b: &[u8]) -> Ordering {
     a.cmp(b)
 }
 
-/// A decoded block: entry bytes plus the restart offsets, immutable and shareable.
+/// A decoded block: entry bytes followed by the restart array, immutable and shareable.
+/// The restart offsets are read from the bytes where needed (validated once in `new`),
+/// so loading a block allocates nothing beyond its contents.
 #[derive(Debug)]
 pub struct Block {
     data: Vec<u8>,
     /// Where the entries end and the restart array begins.
     restart_offset: usize,
-    restarts: Vec<u32>,
+    num_restarts: usize,
 }
 
 impl Block {
@@ -32,36 +35,32 @@ impl Block {
     /// offset cannot be right (offsets must increase and point into the entry area).
     pub fn new(contents: Vec<u8>) -> Result<Block> {
         let len = contents.len();
-        let count = match len.checked_sub(4) {
-            Some(at) => decode_fixed32(&contents[at..]).unwrap_or(u32::MAX) as usize,
-            None => {
-                return Err(Error::corruption(format!(
-                    "bad block contents: {len} bytes is too short for a restart count"
-                )))
-            }
+        let Some(count_at) = len.checked_sub(4) else {
+            return Err(Error::corruption(format!(
+                "bad block contents: {len} bytes is too short for a restart count"
+            )));
         };
-        if count > (len - 4) / 4 {
+        let count = decode_fixed32(&contents[count_at..]).unwrap_or(u32::MAX) as usize;
+        if count > count_at / 4 {
             return Err(Error::corruption(format!(
                 "bad block contents: {count} restarts do not fit in {len} bytes"
             )));
         }
-        let restart_offset = len - 4 - 4 * count;
-        let array = &contents[restart_offset..len - 4];
-        let mut restarts = Vec::with_capacity(count);
-        for chunk in array.chunks_exact(4) {
+        let restart_offset = count_at - 4 * count;
+        let mut prev: Option<u32> = None;
+        for chunk in contents[restart_offset..count_at].chunks_exact(4) {
             let r = decode_fixed32(chunk).unwrap_or(u32::MAX);
-            let increasing = restarts.last().map_or(true, |&prev| r > prev);
-            if r as usize > restart_offset || !increasing {
+            if r as usize > restart_offset || prev.is_some_and(|p| r <= p) {
                 return Err(Error::corruption(format!(
                     "bad block contents: restart offset {r} out of order or past {restart_offset}"
                 )));
             }
-            restarts.push(r);
+            prev = Some(r);
         }
         Ok(Block {
             data: contents,
             restart_offset,
-            restarts,
+            num_restarts: count,
         })
     }
 
@@ -70,19 +69,108 @@ impl Block {
         self.data.len()
     }
 
+    /// The contents, handed back so that their buffer can be reused for another read.
+    pub fn into_contents(self) -> Vec<u8> {
+        self.data
+    }
+
     /// An unpositioned iterator ordering keys by `cmp`.
     pub fn iter(self: &Arc<Self>, cmp: KeyComparator) -> BlockIter {
         BlockIter {
             block: Arc::clone(self),
             cmp,
             current: self.restart_offset,
-            restart_index: self.restarts.len(),
+            restart_index: self.num_restarts,
             key: Vec::new(),
             value_start: self.restart_offset,
             value_end: self.restart_offset,
             status: None,
         }
     }
+
+    /// Point lookup: the value of the first entry whose key is >= `target`, with that key
+    /// left in `key` (a buffer the caller reuses across lookups). Ok(None) when every key
+    /// is smaller. Reads the block in place: a binary search over the restart keys, then
+    /// a walk of one restart interval.
+    pub fn seek_entry<'a>(
+        &'a self,
+        cmp: impl Fn(&[u8], &[u8]) -> Ordering,
+        target: &[u8],
+        key: &mut Vec<u8>,
+    ) -> Result<Option<&'a [u8]>> {
+        key.clear();
+        if self.num_restarts == 0 {
+            return Ok(None);
+        }
+        let Some(restart) = self.find_restart(&cmp, target) else {
+            return Err(bad_entry("restart point does not hold a whole key"));
+        };
+        let mut at = self.restart_point(restart);
+        while at < self.restart_offset {
+            let Some(h) =
+                decode_entry(&self.data, at, self.restart_offset).filter(|h| h.shared <= key.len())
+            else {
+                return Err(bad_entry(OVERRUN));
+            };
+            let value_start = h.delta_at + h.non_shared;
+            let value_end = value_start + h.value_len;
+            key.truncate(h.shared);
+            key.extend_from_slice(&self.data[h.delta_at..value_start]);
+            if cmp(key, target) != Ordering::Less {
+                return Ok(Some(&self.data[value_start..value_end]));
+            }
+            at = value_end;
+        }
+        key.clear();
+        Ok(None)
+    }
+
+    /// Offset of the first entry of restart interval `index`; `restart_offset` past the
+    /// last one.
+    fn restart_point(&self, index: usize) -> usize {
+        if index >= self.num_restarts {
+            return self.restart_offset;
+        }
+        let at = self.restart_offset + 4 * index;
+        self.data
+            .get(at..)
+            .and_then(decode_fixed32)
+            .map_or(self.restart_offset, |r| r as usize)
+    }
+
+    /// The whole key stored at restart point `index`, or None if it is malformed.
+    fn restart_key(&self, index: usize) -> Option<&[u8]> {
+        let at = self.restart_point(index);
+        let header = decode_entry(&self.data, at, self.restart_offset)?;
+        if header.shared != 0 {
+            return None;
+        }
+        self.data
+            .get(header.delta_at..header.delta_at + header.non_shared)
+    }
+
+    /// The last restart point whose key is < `target` (0 when there is none), found by
+    /// binary search comparing the restart keys in place. None when a restart point does
+    /// not hold a whole key. Requires at least one restart point.
+    fn find_restart(&self, cmp: impl Fn(&[u8], &[u8]) -> Ordering, target: &[u8]) -> Option<usize> {
+        let mut left = 0;
+        let mut right = self.num_restarts.saturating_sub(1);
+        while left < right {
+            let mid = left + (right - left).div_ceil(2);
+            if cmp(self.restart_key(mid)?, target) == Ordering::Less {
+                left = mid;
+            } else {
+                right = mid - 1;
+            }
+        }
+        Some(left)
+    }
+}
+
+const OVERRUN: &str = "entry overruns the block or shares more than the previous key";
+
+fn bad_entry(what: &str) -> Error {
+    Error::corruption(format!("bad entry in block: {what}"))
 }
 
 /// One decoded entry header: shared and non-shared key lengths, value length, and the
@@ -95,8 +183,25 @@ struct EntryHeader {
 }
 
 /// Decodes the entry at `at`, checking that it ends at or before `limit`.
+#[inline(always)]
 fn decode_entry(data: &[u8], at: usize, limit: usize) -> Option<EntryHeader> {
-    let mut p = data.get(at..limit)?;
+    let p = data.get(at..limit)?;
+    // Fast path: all three lengths fit in one byte each (the usual case).
+    if let [shared, non_shared, value_len, ..] = *p {
+        if (shared | non_shared | value_len) < 0x80 {
+            let (non_shared, value_len) = (non_shared as usize, value_len as usize);
+            if p.len() - 3 < non_shared + value_len {
+                return None;
+            }
+            return Some(EntryHeader {
+                shared: shared as usize,
+                non_shared,
+                value_len,
+                delta_at: at + 3,
+            });
+        }
+    }
+    let mut p = p;
     let shared = get_varint32(&mut p)? as usize;
     let non_shared = get_varint32(&mut p)? as usize;
     let value_len = get_varint32(&mut p)? as usize;
@@ -126,16 +231,9 @@ pub struct BlockIter {
 }
 
 impl BlockIter {
-    fn restart_point(&self, index: usize) -> usize {
-        self.block
-            .restarts
-            .get(index)
-            .map_or(self.block.restart_offset, |&r| r as usize)
-    }
-
     fn mark_invalid(&mut self) {
         self.current = self.block.restart_offset;
-        self.restart_index = self.block.restarts.len();
+        self.restart_index = self.block.num_restarts;
     }
 
     fn corruption(&mut self, what: &str) {
@@ -144,7 +242,7 @@ impl BlockIter {
         self.value_start = self.current;
         self.value_end = self.current;
         if self.status.is_none() {
-            self.status = Some(Error::corruption(format!("bad entry in block: {what}")));
+            self.status = Some(bad_entry(what));
         }
     }
 
@@ -152,7 +250,7 @@ impl BlockIter {
     fn seek_to_restart_point(&mut self, index: usize) {
         self.key.clear();
         self.restart_index = index;
-        let offset = self.restart_point(index);
+        let offset = self.block.restart_point(index);
         self.value_start = offset;
         self.value_end = offset;
     }
@@ -168,7 +266,7 @@ impl BlockIter {
         let header = match decode_entry(&self.block.data, self.current, limit) {
             Some(h) if h.shared <= self.key.len() => h,
             _ => {
-                self.corruption("entry overruns the block or shares more than the previous key");
+                self.corruption(OVERRUN);
                 return false;
             }
         };
@@ -178,24 +276,12 @@ impl BlockIter {
             .extend_from_slice(&self.block.data[header.delta_at..value_start]);
         self.value_start = value_start;
         self.value_end = value_start + header.value_len;
-        while self.restart_index + 1 < self.block.restarts.len()
-            && self.restart_point(self.restart_index + 1) < self.current
+        while self.restart_index + 1 < self.block.num_restarts
+            && self.block.restart_point(self.restart_index + 1) < self.current
         {
             self.restart_index += 1;
         }
         true
-    }
-
-    /// The whole key stored at restart point `index`, or None if it is malformed.
-    fn restart_key(&self, index: usize) -> Option<&[u8]> {
-        let at = self.restart_point(index);
-        let header = decode_entry(&self.block.data, at, self.block.restart_offset)?;
-        if header.shared != 0 {
-            return None;
-        }
-        self.block
-            .data
-            .get(header.delta_at..header.delta_at + header.non_shared)
     }
 }
 
@@ -205,7 +291,7 @@ impl InternalIterator for BlockIter {
     }
 
     fn seek_to_first(&mut self) {
-        if self.block.restarts.is_empty() {
+        if self.block.num_restarts == 0 {
             self.mark_invalid();
             return;
         }
@@ -214,7 +300,7 @@ impl InternalIterator for BlockIter {
     }
 
     fn seek_to_last(&mut self) {
-        let Some(last) = self.block.restarts.len().checked_sub(1) else {
+        let Some(last) = self.block.num_restarts.checked_sub(1) else {
             self.mark_invalid();
             return;
         };
@@ -223,25 +309,15 @@ impl InternalIterator for BlockIter {
     }
 
     fn seek(&mut self, target: &[u8]) {
-        if self.block.restarts.is_empty() {
+        if self.block.num_restarts == 0 {
             self.mark_invalid();
             return;
         }
-        // Find the last restart point whose key is < target.
-        let mut left = 0;
-        let mut right = self.block.restarts.len() - 1;
-        while left < right {
-            let mid = left + (right - left).div_ceil(2);
-            match self.restart_key(mid) {
-                Some(k) if (self.cmp)(k, target) == Ordering::Less => left = mid,
-                Some(_) => right = mid - 1,
-                None => {
-                    self.corruption("restart point does not hold a whole key");
-                    return;
-                }
-            }
-        }
-        self.seek_to_restart_point(left);
+        let Some(restart) = self.block.find_restart(self.cmp, target) else {
+            self.corruption("restart point does not hold a whole key");
+            return;
+        };
+        self.seek_to_restart_point(restart);
         while self.parse_next_key() {
             if (self.cmp)(&self.key, target) != Ordering::Less {
                 return;
@@ -262,7 +338,7 @@ impl InternalIterator for BlockIter {
         // Back up to a restart point strictly before the current entry, then walk
         // forward to the entry just before it.
         let original = self.current;
-        while self.restart_point(self.restart_index) >= original {
+        while self.block.restart_point(self.restart_index) >= original {
             if self.restart_index == 0 {
                 self.mark_invalid();
                 return;
@@ -368,6 +444,46 @@ mod tests {
     }
 
     #[test]
+    fn seek_entry_finds_what_the_iterator_seek_finds() {
+        for interval in [1, 16] {
+            let entries = internal_entries(500);
+            let block = build(&entries, interval);
+            let mut it = block.iter(compare_internal_keys);
+            let mut key = Vec::new();
+            for (i, (k, v)) in entries.iter().enumerate() {
+                let got = block
+                    .seek_entry(compare_internal_keys, k, &mut key)
+                    .expect("valid block");
+                assert_eq!(got, Some(&v[..]));
+                assert_eq!(key, *k);
+                let between = make_internal_key(
+                    format!("key{:06}", i * 2 + 1).as_bytes(),
+                    SequenceNumber(0),
+                    ValueType::Value,
+                );
+                let got = block
+                    .seek_entry(compare_internal_keys, &between, &mut key)
+                    .expect("valid block");
+                it.seek(&between);
+                assert_eq!(got.is_some(), it.valid());
+                if it.valid() {
+                    assert_eq!((&key[..], got), (it.key(), Some(it.value())));
+                }
+            }
+            let first = make_internal_key(b"", SequenceNumber(0), ValueType::Value);
+            let got = block.seek_entry(compare_internal_keys, &first, &mut key);
+            assert_eq!(got.expect("valid"), Some(&entries[0].1[..]));
+        }
+        let empty = build(&[], 16);
+        let mut key = b"stale".to_vec();
+        assert_eq!(
+            empty.seek_entry(bytewise_compare, b"x", &mut key).ok(),
+            Some(None)
+        );
+        assert!(key.is_empty());
+    }
+
+    #[test]
     fn prev_then_next_returns_to_the_same_entry() {
         let entries = internal_entries(100);
         let block = build(&entries, 16);
@@ -453,8 +569,10 @@ mod tests {
                 it.prev();
                 steps += 1;
             }
+            let mut key = Vec::new();
             for (k, _) in &entries {
                 it.seek(k);
+                let _ = block.seek_entry(compare_internal_keys, k, &mut key);
             }
         }
     }

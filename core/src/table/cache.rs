@@ -1,7 +1,6 @@
 //! Keeps recently used tables open: opening one costs a footer, index and filter read,
 //! so lookups reuse open tables, bounded by `max_open_files` as LevelDB's TableCache.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,9 +8,9 @@ use parking_lot::Mutex;
 
 use crate::error::Result;
 use crate::filename::{sst_table_file_name, table_file_name, FileNumber};
-use crate::key::{LookupResult, SequenceNumber};
+use crate::key::LookupResult;
 use crate::options::{Options, ReadOptions};
-use crate::table::block_cache::BlockCache;
+use crate::table::block_cache::{BlockCache, IntMap};
 use crate::table::reader::{Table, TableIterator};
 
 /// An LRU of open tables keyed by file number. `Send + Sync`; the lock is held only to
@@ -26,7 +25,7 @@ pub struct TableCache {
 }
 
 struct CacheState {
-    tables: HashMap<FileNumber, CacheEntry>,
+    tables: IntMap<FileNumber, CacheEntry>,
     /// Bumped on every use; the entry with the smallest stamp is evicted first.
     clock: u64,
 }
@@ -45,7 +44,7 @@ impl TableCache {
             options: options.clone(),
             capacity: capacity.max(1),
             state: Mutex::new(CacheState {
-                tables: HashMap::new(),
+                tables: IntMap::default(),
                 clock: 0,
             }),
             block_cache: (options.block_cache_size > 0)
@@ -98,16 +97,18 @@ impl TableCache {
         Ok(table)
     }
 
-    /// Point lookup in table `number`; see [`Table::get`].
+    /// Point lookup in table `number` for an internal lookup key; see
+    /// [`Table::get_internal`].
     pub fn get(
         &self,
         read: &ReadOptions,
         number: FileNumber,
         file_size: u64,
-        user_key: &[u8],
-        seq: SequenceNumber,
+        target: &[u8],
+        scratch: &mut Vec<u8>,
     ) -> Result<Option<LookupResult>> {
-        self.find_table(number, file_size)?.get(read, user_key, seq)
+        self.find_table(number, file_size)?
+            .get_internal(read, target, scratch)
     }
 
     /// An iterator over table `number`; it keeps the table open even if evicted.
@@ -160,7 +161,7 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
     use crate::iterator::InternalIterator;
-    use crate::key::{make_internal_key, ValueType};
+    use crate::key::{make_internal_key, SequenceNumber, ValueType};
     use crate::table::builder::TableBuilder;
 
     /// Writes a table at `path` holding `key{n}-{i}` for i in 0..100; returns its size.
@@ -182,13 +183,14 @@ mod tests {
 
     fn lookup(cache: &TableCache, n: u64, size: u64, i: u64) -> Option<LookupResult> {
         let key = format!("key{n}-{i:03}");
+        let target = make_internal_key(key.as_bytes(), SequenceNumber::MAX, ValueType::Value);
         cache
             .get(
                 &ReadOptions::default(),
                 FileNumber(n),
                 size,
-                key.as_bytes(),
-                SequenceNumber::MAX,
+                &target,
+                &mut Vec::new(),
             )
             .expect("get")
     }

@@ -105,12 +105,82 @@ pub fn read_block(
     handle: &BlockHandle,
     verify_checksum: bool,
 ) -> Result<Vec<u8>> {
-    let corrupt = |what: String| {
-        Error::corruption(format!(
-            "{}: block at offset {}: {what}",
-            file.name, handle.offset
-        ))
+    read_block_into(file, handle, verify_checksum, Vec::new())
+}
+
+/// [`read_block`] into `buf`, whose allocation is reused: only bytes beyond its current
+/// length are zeroed before the read, so a recycled block buffer costs no memset.
+pub fn read_block_into(
+    file: &TableFile,
+    handle: &BlockHandle,
+    verify_checksum: bool,
+    mut buf: Vec<u8>,
+) -> Result<Vec<u8>> {
+    let len = stored_len(file, handle)?;
+    buf.resize(len, 0);
+    let got = file.file.read_at_into(handle.offset, &mut buf)?;
+    if got != len {
+        return Err(block_corruption(
+            file,
+            handle,
+            format!("truncated block read: wanted {len} bytes, got {got}"),
+        ));
+    }
+    unwrap_block(file, handle, buf, verify_checksum)
+}
+
+/// Reads blocks stored back to back (each starts where the previous one's trailer ends)
+/// with one vectored read, into `bufs` (one per handle, reused as [`read_block_into`]
+/// does). Each block is checked as [`read_block`] checks it; the first failure fails all.
+pub fn read_adjacent_blocks(
+    file: &TableFile,
+    handles: &[BlockHandle],
+    verify_checksum: bool,
+    mut bufs: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>> {
+    let (Some(first), true) = (handles.first(), bufs.len() == handles.len()) else {
+        return Ok(Vec::new());
     };
+    let mut end = first.offset;
+    for (h, buf) in handles.iter().zip(&mut bufs) {
+        if h.offset != end {
+            return Err(block_corruption(
+                file,
+                h,
+                "not adjacent to the block before".into(),
+            ));
+        }
+        let len = stored_len(file, h)?;
+        buf.resize(len, 0);
+        end += len as u64;
+    }
+    let want = (end - first.offset) as usize;
+    let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+    let got = file.file.read_vectored_at(first.offset, &mut slices)?;
+    if got != want {
+        return Err(block_corruption(
+            file,
+            first,
+            format!("truncated read of adjacent blocks: wanted {want} bytes, got {got}"),
+        ));
+    }
+    handles
+        .iter()
+        .zip(bufs)
+        .map(|(h, buf)| unwrap_block(file, h, buf, verify_checksum))
+        .collect()
+}
+
+fn block_corruption(file: &TableFile, handle: &BlockHandle, what: String) -> Error {
+    Error::corruption(format!(
+        "{}: block at offset {}: {what}",
+        file.name, handle.offset
+    ))
+}
+
+/// Bytes the block at `handle` occupies in the file (contents and trailer); Corruption
+/// when that runs past the end of the file.
+fn stored_len(file: &TableFile, handle: &BlockHandle) -> Result<usize> {
     let len = handle
         .size
         .checked_add(BLOCK_TRAILER_LEN as u64)
@@ -121,20 +191,30 @@ pub fn read_block(
                 .is_some_and(|end| end <= file.size)
         })
         .ok_or_else(|| {
-            corrupt(format!(
-                "size {} runs past the end of the {}-byte file",
-                handle.size, file.size
-            ))
+            block_corruption(
+                file,
+                handle,
+                format!(
+                    "size {} runs past the end of the {}-byte file",
+                    handle.size, file.size
+                ),
+            )
         })?;
-    let len = usize::try_from(len).map_err(|_| corrupt("block too large".into()))?;
-    let mut buf = file.file.read_at(handle.offset, len)?;
-    if buf.len() != len {
-        return Err(corrupt(format!(
-            "truncated block read: wanted {len} bytes, got {}",
-            buf.len()
-        )));
-    }
-    let n = len - BLOCK_TRAILER_LEN;
+    usize::try_from(len).map_err(|_| block_corruption(file, handle, "block too large".into()))
+}
+
+/// Checks the trailer of `buf`, one whole stored block, and returns its uncompressed
+/// contents (in `buf`'s allocation when the block is not compressed).
+fn unwrap_block(
+    file: &TableFile,
+    handle: &BlockHandle,
+    mut buf: Vec<u8>,
+    verify_checksum: bool,
+) -> Result<Vec<u8>> {
+    let corrupt = |what: String| block_corruption(file, handle, what);
+    let Some(n) = buf.len().checked_sub(BLOCK_TRAILER_LEN) else {
+        return Err(corrupt("shorter than a block trailer".into()));
+    };
     let block_type = buf[n];
     if verify_checksum {
         let stored = crate::coding::decode_fixed32(&buf[n + 1..]).unwrap_or(0);

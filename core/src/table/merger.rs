@@ -38,15 +38,18 @@ impl MergingIterator {
     /// backward. Among equal keys the earliest child wins forward and the last one
     /// backward, so a reverse walk yields them in the reverse of the forward order.
     fn find_current(&mut self) {
-        let mut best: Option<usize> = None;
+        // The best key is kept beside its index: asking a child for its key is a chain of
+        // virtual calls (level -> table -> block iterator).
+        let mut best: Option<(usize, &[u8])> = None;
         for (i, child) in self.children.iter().enumerate() {
             if !child.valid() {
                 continue;
             }
+            let key = child.key();
             let replace = match best {
                 None => true,
-                Some(b) => {
-                    let order = compare_internal_keys(child.key(), self.children[b].key());
+                Some((_, best_key)) => {
+                    let order = compare_internal_keys(key, best_key);
                     match self.direction {
                         Direction::Forward => order == Ordering::Less,
                         Direction::Reverse => order != Ordering::Less,
@@ -54,10 +57,10 @@ impl MergingIterator {
                 }
             };
             if replace {
-                best = Some(i);
+                best = Some((i, key));
             }
         }
-        self.current = best;
+        self.current = best.map(|(i, _)| i);
     }
 }
 

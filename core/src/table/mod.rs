@@ -9,6 +9,7 @@ pub mod builder;
 pub mod cache;
 pub mod filter;
 pub mod format;
+pub mod index;
 pub mod merger;
 pub mod reader;
 #[cfg(test)]

@@ -1,30 +1,34 @@
 //! Reads a table file: the footer, index and filter at open, data blocks on demand for
 //! point lookups and for the two-level iterator (index block -> data block).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iterator::InternalIterator;
 use crate::key::{
-    compare_internal_keys, make_internal_key, parse_internal_key, LookupResult, SequenceNumber,
-    ValueType, VALUE_TYPE_FOR_SEEK,
+    compare_internal_keys, extract_user_key, make_internal_key, parse_internal_key, LookupResult,
+    SequenceNumber, ValueType, VALUE_TYPE_FOR_SEEK,
 };
 use crate::options::{Options, ReadOptions};
 use crate::table::block::{bytewise_compare, Block, BlockIter};
 use crate::table::block_cache::{new_cache_id, BlockCache};
 use crate::table::filter::{BloomFilterPolicy, FilterBlockReader, FILTER_META_KEY};
-use crate::table::format::{read_block, BlockHandle, Footer, TableFile, FOOTER_LEN};
+use crate::table::format::{
+    read_adjacent_blocks, read_block, read_block_into, BlockHandle, Footer, TableFile,
+    BLOCK_TRAILER_LEN, FOOTER_LEN,
+};
+use crate::table::index::TableIndex;
 
 /// An open, immutable table. `Send + Sync`: lookups and iterators from many threads share
 /// it through an `Arc`.
 pub struct Table {
     file: TableFile,
-    index_block: Arc<Block>,
+    index: TableIndex,
     filter: Option<FilterBlockReader>,
     /// Where the data ends; the answer for keys past the last one.
     metaindex_offset: u64,
-    index_offset: u64,
     paranoid_checks: bool,
     /// Shared by the Db's tables; None for a table opened on its own.
     block_cache: Option<Arc<BlockCache>>,
@@ -59,14 +63,15 @@ impl Table {
             name: name.to_string(),
             size,
         };
-        let index_block = load_block(&file, &footer.index_handle, true)?;
+        let index_block = Arc::new(load_block(&file, &footer.index_handle, true, Vec::new())?);
+        let index = TableIndex::parse(&index_block)
+            .map_err(|e| with_context(e, &file.name, footer.index_handle.offset))?;
         let filter = read_filter(&file, &footer.metaindex_handle)?;
         Ok(Table {
             file,
-            index_block: Arc::new(index_block),
+            index,
             filter,
             metaindex_offset: footer.metaindex_handle.offset,
-            index_offset: footer.index_handle.offset,
             paranoid_checks: options.paranoid_checks,
             block_cache: None,
             cache_id: new_cache_id(),
@@ -82,16 +87,75 @@ impl Table {
     /// when asked, and always when it is going into the cache) and cached if `fill`.
     fn data_block(&self, handle: &BlockHandle, verify: bool, fill: bool) -> Result<Arc<Block>> {
         let Some(cache) = &self.block_cache else {
-            return Ok(Arc::new(load_block(&self.file, handle, verify)?));
+            return Ok(Arc::new(load_block(
+                &self.file,
+                handle,
+                verify,
+                Vec::new(),
+            )?));
         };
         if let Some(block) = cache.get(self.cache_id, handle.offset) {
             return Ok(block);
         }
-        let block = Arc::new(load_block(&self.file, handle, verify || fill)?);
+        let buf = cache.take_buffer(self.cache_id, handle.offset);
+        let block = Arc::new(load_block(&self.file, handle, verify || fill, buf)?);
         if fill {
             cache.insert(self.cache_id, handle.offset, Arc::clone(&block));
         }
         Ok(block)
+    }
+
+    /// Blocks `first`, `first + 1`, … as far as they are stored back to back, not cached,
+    /// and within `max_blocks` / [`READAHEAD_MAX_BYTES`], read with one vectored read
+    /// (verified when asked or when they go into the cache, and cached if `fill`).
+    fn read_ahead(
+        &self,
+        first: usize,
+        max_blocks: usize,
+        verify: bool,
+        fill: bool,
+    ) -> Result<Vec<Arc<Block>>> {
+        let mut handles: Vec<BlockHandle> = Vec::new();
+        let mut bytes = 0;
+        while let Some(h) = self.index.handle(first + handles.len()) {
+            if let Some(prev) = handles.last() {
+                let adjacent = prev.offset + prev.size + BLOCK_TRAILER_LEN as u64 == h.offset;
+                let cached = self
+                    .block_cache
+                    .as_ref()
+                    .is_some_and(|c| c.contains(self.cache_id, h.offset));
+                if !adjacent
+                    || cached
+                    || handles.len() >= max_blocks
+                    || bytes >= READAHEAD_MAX_BYTES
+                {
+                    break;
+                }
+            }
+            bytes += h.size;
+            handles.push(h);
+        }
+        let bufs = handles
+            .iter()
+            .map(|h| match &self.block_cache {
+                Some(c) => c.take_buffer(self.cache_id, h.offset),
+                None => Vec::new(),
+            })
+            .collect();
+        let contents = read_adjacent_blocks(&self.file, &handles, verify || fill, bufs)?;
+        handles
+            .iter()
+            .zip(contents)
+            .map(|(h, c)| {
+                let block = Arc::new(
+                    Block::new(c).map_err(|e| with_context(e, &self.file.name, h.offset))?,
+                );
+                if let (true, Some(cache)) = (fill, &self.block_cache) {
+                    cache.insert(self.cache_id, h.offset, Arc::clone(&block));
+                }
+                Ok(block)
+            })
+            .collect()
     }
 
     /// Newest entry for `user_key` with sequence <= `seq`, or None when this table has
@@ -103,27 +167,35 @@ impl Table {
         seq: SequenceNumber,
     ) -> Result<Option<LookupResult>> {
         let target = make_internal_key(user_key, seq, VALUE_TYPE_FOR_SEEK);
-        let mut index = self.index_block.iter(compare_internal_keys);
-        index.seek(&target);
-        if !index.valid() {
-            index.status().map_err(|e| self.in_index(e))?;
+        self.get_internal(read, &target, &mut Vec::new())
+    }
+
+    /// [`Table::get`] for a lookup key already encoded as an internal key (user key,
+    /// read sequence, `VALUE_TYPE_FOR_SEEK`). `scratch` holds decoded keys; a caller that
+    /// looks in several tables passes the same one, so no lookup allocates but the value.
+    pub fn get_internal(
+        &self,
+        read: &ReadOptions,
+        target: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> Result<Option<LookupResult>> {
+        let user_key = extract_user_key(target);
+        let Some(handle) = self.index.handle(self.index.seek(target)) else {
             return Ok(None);
-        }
-        let handle = self.decode_handle(index.value())?;
+        };
         if let Some(filter) = &self.filter {
             if !filter.key_may_match(handle.offset, user_key) {
                 return Ok(None);
             }
         }
         let block = self.data_block(&handle, self.verify(read), read.fill_cache)?;
-        let mut it = block.iter(compare_internal_keys);
-        it.seek(&target);
-        if !it.valid() {
-            it.status()
-                .map_err(|e| with_context(e, &self.file.name, handle.offset))?;
+        let value = block
+            .seek_entry(compare_internal_keys, target, scratch)
+            .map_err(|e| with_context(e, &self.file.name, handle.offset))?;
+        let Some(value) = value else {
             return Ok(None);
-        }
-        let parsed = parse_internal_key(it.key()).ok_or_else(|| {
+        };
+        let parsed = parse_internal_key(scratch).ok_or_else(|| {
             Error::corruption(format!(
                 "{}: block at offset {}: corrupted internal key",
                 self.file.name, handle.offset
@@ -133,7 +205,7 @@ impl Table {
             return Ok(None);
         }
         Ok(Some(match parsed.value_type {
-            ValueType::Value => LookupResult::Found(it.value().to_vec()),
+            ValueType::Value => LookupResult::Found(value.to_vec()),
             ValueType::Deletion => LookupResult::Deleted,
         }))
     }
@@ -144,9 +216,12 @@ impl Table {
             table: Arc::clone(self),
             verify: self.verify(read),
             fill_cache: read.fill_cache,
-            index_iter: self.index_block.iter(compare_internal_keys),
+            block_index: self.index.len(),
             data_iter: None,
             data_handle: None,
+            ahead: VecDeque::new(),
+            last_block: None,
+            readahead_blocks: 1,
             status: None,
         }
     }
@@ -154,37 +229,26 @@ impl Table {
     /// Approximate file offset where `internal_key` is or would be stored: the offset of
     /// its data block, or the end of the data for keys past the last one.
     pub fn approximate_offset_of(&self, internal_key: &[u8]) -> u64 {
-        let mut index = self.index_block.iter(compare_internal_keys);
-        index.seek(internal_key);
-        if index.valid() {
-            if let Some(handle) = BlockHandle::decode_from(&mut index.value()) {
-                return handle.offset;
-            }
-        }
-        self.metaindex_offset
+        self.index
+            .handle(self.index.seek(internal_key))
+            .map_or(self.metaindex_offset, |h| h.offset)
     }
 
     fn verify(&self, read: &ReadOptions) -> bool {
         read.verify_checksums || self.paranoid_checks
     }
-
-    fn decode_handle(&self, mut encoded: &[u8]) -> Result<BlockHandle> {
-        BlockHandle::decode_from(&mut encoded).ok_or_else(|| {
-            Error::corruption(format!(
-                "{}: bad block handle in index block",
-                self.file.name
-            ))
-        })
-    }
-
-    fn in_index(&self, e: Error) -> Error {
-        with_context(e, &self.file.name, self.index_offset)
-    }
 }
 
-/// Reads and validates one block.
-fn load_block(file: &TableFile, handle: &BlockHandle, verify: bool) -> Result<Block> {
-    let contents = read_block(file, handle, verify)?;
+/// Most blocks one vectored read of a forward walk fetches; the count doubles from 2 with
+/// each read-ahead, so a short walk reads little it does not use.
+const READAHEAD_MAX_BLOCKS: usize = 16;
+
+/// Stop adding blocks to a read-ahead once this many bytes are in it.
+const READAHEAD_MAX_BYTES: u64 = 256 << 10;
+
+/// Reads and validates one block, reusing `buf`'s allocation for it.
+fn load_block(file: &TableFile, handle: &BlockHandle, verify: bool, buf: Vec<u8>) -> Result<Block> {
+    let contents = read_block_into(file, handle, verify, buf)?;
     Block::new(contents).map_err(|e| with_context(e, &file.name, handle.offset))
 }
 
@@ -201,7 +265,7 @@ fn with_context(e: Error, name: &str, offset: u64) -> Error {
 /// Finds the bloom filter through the meta-index; None when the table has no filter
 /// (or one of a policy siltdb does not know).
 fn read_filter(file: &TableFile, metaindex: &BlockHandle) -> Result<Option<FilterBlockReader>> {
-    let meta = Arc::new(load_block(file, metaindex, true)?);
+    let meta = Arc::new(load_block(file, metaindex, true, Vec::new())?);
     let mut it = meta.iter(bytewise_compare);
     it.seek(FILTER_META_KEY.as_bytes());
     it.status()
@@ -227,10 +291,20 @@ pub struct TableIterator {
     table: Arc<Table>,
     verify: bool,
     fill_cache: bool,
-    index_iter: BlockIter,
+    /// The data block the walk is in, by index entry; `table.index.len()` when off
+    /// either end.
+    block_index: usize,
     data_iter: Option<BlockIter>,
     /// Handle of the block `data_iter` walks, so re-seeking within it skips the read.
     data_handle: Option<BlockHandle>,
+    /// Blocks read ahead of a forward walk, by index entry, in order.
+    ahead: VecDeque<(usize, Arc<Block>)>,
+    /// The block loaded last, to tell a forward walk (the next block loaded is the one
+    /// after it) from seeks.
+    last_block: Option<usize>,
+    /// How many blocks the next read from the file fetches: 1 after a seek, doubling with
+    /// each read while the walk goes forward, up to [`READAHEAD_MAX_BLOCKS`].
+    readahead_blocks: usize,
     status: Option<Error>,
 }
 
@@ -243,31 +317,66 @@ impl TableIterator {
         self.data_handle = None;
     }
 
-    /// Points `data_iter` at the block the index iterator is on (None past the end).
+    /// Points `data_iter` at block `block_index` (None off either end).
     fn init_data_block(&mut self) {
-        if !self.index_iter.valid() {
+        let Some(handle) = self.table.index.handle(self.block_index) else {
             self.data_iter = None;
             self.data_handle = None;
-            if let Err(e) = self.index_iter.status() {
-                let e = self.table.in_index(e);
-                self.set_error(e);
-            }
             return;
-        }
-        let handle = match self.table.decode_handle(self.index_iter.value()) {
-            Ok(h) => h,
-            Err(e) => return self.set_error(e),
         };
         if self.data_iter.is_some() && self.data_handle == Some(handle) {
             return;
         }
-        match self.table.data_block(&handle, self.verify, self.fill_cache) {
+        match self.load_block(handle) {
             Ok(block) => {
                 self.data_iter = Some(block.iter(compare_internal_keys));
                 self.data_handle = Some(handle);
             }
             Err(e) => self.set_error(e),
         }
+    }
+
+    /// Block `block_index` (at `handle`): read ahead already, cached, or read now —
+    /// together with the blocks after it once the walk is seen to go forward.
+    fn load_block(&mut self, handle: BlockHandle) -> Result<Arc<Block>> {
+        let i = self.block_index;
+        let forward = self.last_block.is_some_and(|last| last + 1 == i);
+        self.last_block = Some(i);
+        if !forward {
+            self.readahead_blocks = 1;
+        }
+        while self.ahead.front().is_some_and(|&(j, _)| j < i) {
+            self.ahead.pop_front();
+        }
+        if let Some((_, block)) = self.ahead.pop_front().filter(|&(j, _)| j == i) {
+            return Ok(block);
+        }
+        // Not walking through the read-ahead: whatever is left of it is off the path.
+        self.ahead.clear();
+        let table = Arc::clone(&self.table);
+        if let Some(cache) = &table.block_cache {
+            if let Some(block) = cache.get(table.cache_id, handle.offset) {
+                return Ok(block);
+            }
+        }
+        if forward {
+            self.readahead_blocks = (self.readahead_blocks * 2).min(READAHEAD_MAX_BLOCKS);
+        }
+        if self.readahead_blocks > 1 {
+            // A failed read-ahead falls back to reading the one block, whose error (if it
+            // is the bad one) is then reported precisely.
+            match table.read_ahead(i, self.readahead_blocks, self.verify, self.fill_cache) {
+                Ok(blocks) => {
+                    let mut blocks = blocks.into_iter();
+                    if let Some(first) = blocks.next() {
+                        self.ahead.extend((i + 1..).zip(blocks));
+                        return Ok(first);
+                    }
+                }
+                Err(_) => self.readahead_blocks = 1,
+            }
+        }
+        table.data_block(&handle, self.verify, self.fill_cache)
     }
 
     /// True when the data iterator is positioned; records its error otherwise.
@@ -288,11 +397,11 @@ impl TableIterator {
 
     fn skip_empty_blocks_forward(&mut self) {
         while !self.data_ready() {
-            if self.status.is_some() || !self.index_iter.valid() {
+            if self.status.is_some() || self.block_index >= self.table.index.len() {
                 self.data_iter = None;
                 return;
             }
-            self.index_iter.next();
+            self.block_index += 1;
             self.init_data_block();
             if let Some(d) = &mut self.data_iter {
                 d.seek_to_first();
@@ -302,11 +411,15 @@ impl TableIterator {
 
     fn skip_empty_blocks_backward(&mut self) {
         while !self.data_ready() {
-            if self.status.is_some() || !self.index_iter.valid() {
+            if self.status.is_some() || self.block_index >= self.table.index.len() {
                 self.data_iter = None;
                 return;
             }
-            self.index_iter.prev();
+            // Before the first block is off the front: the same "off either end".
+            self.block_index = self
+                .block_index
+                .checked_sub(1)
+                .unwrap_or(self.table.index.len());
             self.init_data_block();
             if let Some(d) = &mut self.data_iter {
                 d.seek_to_last();
@@ -324,7 +437,7 @@ impl InternalIterator for TableIterator {
         if self.status.is_some() {
             return;
         }
-        self.index_iter.seek_to_first();
+        self.block_index = 0;
         self.init_data_block();
         if let Some(d) = &mut self.data_iter {
             d.seek_to_first();
@@ -336,7 +449,7 @@ impl InternalIterator for TableIterator {
         if self.status.is_some() {
             return;
         }
-        self.index_iter.seek_to_last();
+        self.block_index = self.table.index.len().saturating_sub(1);
         self.init_data_block();
         if let Some(d) = &mut self.data_iter {
             d.seek_to_last();
@@ -348,7 +461,7 @@ impl InternalIterator for TableIterator {
         if self.status.is_some() {
             return;
         }
-        self.index_iter.seek(target);
+        self.block_index = self.table.index.seek(target);
         self.init_data_block();
         if let Some(d) = &mut self.data_iter {
             d.seek(target);
@@ -395,7 +508,6 @@ impl InternalIterator for TableIterator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::extract_user_key;
     use crate::options::CompressionType;
     use crate::table::builder::TableBuilder;
     use crate::table::test_util::{MemFile, MemWritableFile};
@@ -589,6 +701,104 @@ mod tests {
         }
     }
 
+    /// Counts read calls: a vectored read is one call, as it is one system call on disk.
+    struct CountingFile {
+        inner: MemFile,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl RandomAccessFile for CountingFile {
+        fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.read_at(offset, len)
+        }
+
+        fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut total = 0;
+            for buf in bufs.iter_mut() {
+                let n = self.inner.read_at_into(offset + total as u64, buf)?;
+                total += n;
+                if n < buf.len() {
+                    break;
+                }
+            }
+            Ok(total)
+        }
+    }
+
+    #[test]
+    fn a_forward_walk_reads_ahead_and_a_bad_block_is_reported_where_it_is() {
+        let options = Options {
+            compression: CompressionType::None,
+            ..Options::default()
+        };
+        let entries: Vec<_> = (0..3000)
+            .map(|i| (ikey(&user(i), 1, ValueType::Value), vec![b'v'; 100]))
+            .collect();
+        let bytes = build(&options, &entries);
+        let open_counting = |bytes: Vec<u8>| {
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let file = CountingFile {
+                inner: MemFile(bytes.clone()),
+                calls: Arc::clone(&calls),
+            };
+            let mut table =
+                Table::open(&options, Box::new(file), bytes.len() as u64, "9.ldb").expect("open");
+            table.attach_block_cache(Arc::new(BlockCache::new(1 << 20)));
+            (Arc::new(table), calls)
+        };
+        let (table, calls) = open_counting(bytes.clone());
+        let blocks = table.index.len();
+        assert!(blocks > 60, "{blocks} blocks");
+        let opened = calls.load(std::sync::atomic::Ordering::Relaxed);
+        let mut it = table.iter(&ReadOptions::default());
+        it.seek_to_first();
+        for (k, v) in &entries {
+            assert_eq!((it.key(), it.value()), (&k[..], &v[..]));
+            it.next();
+        }
+        assert!(!it.valid());
+        it.status().expect("clean walk");
+        let reads = calls.load(std::sync::atomic::Ordering::Relaxed) - opened;
+        assert!(reads * 8 < blocks, "{reads} reads for {blocks} blocks");
+        // Read ahead with fill_cache: the blocks went into the cache, so walking again
+        // reads nothing.
+        it.seek_to_first();
+        let again = calls.load(std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..500 {
+            it.next();
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), again);
+
+        // Damage block 20: the walk yields every entry before it, then the error names it.
+        let bad = table.index.handle(20).expect("block 20");
+        let mut damaged = bytes;
+        damaged[bad.offset as usize + 10] ^= 0x01;
+        let (table, _) = open_counting(damaged);
+        let mut it = table.iter(&ReadOptions::default());
+        it.seek_to_first();
+        let mut seen = 0;
+        while it.valid() {
+            assert_eq!(it.key(), &entries[seen].0[..]);
+            seen += 1;
+            it.next();
+        }
+        let first_bad = entries
+            .iter()
+            .position(|(k, _)| table.index.seek(k) == 20)
+            .expect("an entry in block 20");
+        assert_eq!(seen, first_bad);
+        let err = it.status().expect_err("damaged block");
+        assert!(
+            err.to_string()
+                .contains(&format!("block at offset {}", bad.offset)),
+            "{err}"
+        );
+    }
+
     #[test]
     fn empty_table_opens_and_finds_nothing() {
         let options = Options::default();
@@ -638,16 +848,16 @@ mod tests {
             .filter(|&i| {
                 // Ask the filter of the block the index points the absent key at.
                 let absent = format!("key{:08}", i * 2 + 1).into_bytes();
-                let mut index = table.index_block.iter(compare_internal_keys);
-                index.seek(&ikey(&absent, u64::MAX >> 8, ValueType::Value));
-                let handle = table.decode_handle(index.value()).expect("handle");
+                let target = ikey(&absent, u64::MAX >> 8, ValueType::Value);
+                let handle = table
+                    .index
+                    .handle(table.index.seek(&target))
+                    .expect("handle");
                 !filter.key_may_match(handle.offset, &absent)
             })
             .count();
         for (k, _) in &entries {
-            let mut index = table.index_block.iter(compare_internal_keys);
-            index.seek(k);
-            let handle = table.decode_handle(index.value()).expect("handle");
+            let handle = table.index.handle(table.index.seek(k)).expect("handle");
             assert!(filter.key_may_match(handle.offset, extract_user_key(k)));
         }
         assert!(skipped > 950, "only {skipped} of 1000 absent keys filtered");

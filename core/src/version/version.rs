@@ -65,12 +65,13 @@ impl Version {
         user_key: &[u8],
         mut lookup: impl FnMut(&FileMetaData) -> Result<Option<LookupResult>>,
     ) -> Result<Option<LookupResult>> {
-        let mut level0: Vec<&Arc<FileMetaData>> = self.files[0]
+        // Level 0 is kept oldest first, so walking it backwards is newest first.
+        debug_assert!(self.files[0].windows(2).all(|w| w[0].number < w[1].number));
+        for f in self.files[0]
             .iter()
+            .rev()
             .filter(|f| contains_user_key(f, user_key))
-            .collect();
-        level0.sort_by_key(|f| std::cmp::Reverse(f.number));
-        for f in level0 {
+        {
             if let Some(found) = lookup(f)? {
                 return Ok(Some(found));
             }
@@ -216,6 +217,8 @@ mod tests {
         for (level, f) in levels {
             v.files[*level].push(Arc::new(f.clone()));
         }
+        // As the builder keeps it.
+        v.files[0].sort_by_key(|f| f.number);
         v
     }
 
