@@ -365,6 +365,7 @@ impl DbInner {
             file_size,
             smallest: InternalKey::from_encoded(out.smallest),
             largest: InternalKey::from_encoded(out.largest),
+            allowed_seeks: Default::default(),
         });
         Ok(())
     }

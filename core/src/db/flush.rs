@@ -303,6 +303,7 @@ fn write_table_file(
             file_size,
             smallest: InternalKey::from_encoded(smallest.unwrap_or_default()),
             largest: InternalKey::from_encoded(last_key),
+            allowed_seeks: Default::default(),
         },
         entries,
         deletions,

@@ -156,6 +156,7 @@ impl Repairer {
                 file_size,
                 smallest: InternalKey::from_encoded(smallest),
                 largest: InternalKey::from_encoded(largest),
+                allowed_seeks: Default::default(),
             },
             max_sequence,
         }))

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::filename::FileNumber;
 use crate::key::compare_internal_keys;
 
-use super::edit::{FileMetaData, VersionEdit};
+use super::edit::{FileMetaData, SeekBudget, VersionEdit};
 use super::version::{Version, NUM_LEVELS};
 
 /// Accumulates edits (MANIFEST replay applies thousands) before building one Version.
@@ -45,7 +45,9 @@ impl Builder {
             self.levels[*level].remove(number);
         }
         for (level, meta) in &edit.new_files {
-            self.levels[*level].insert(meta.number, Arc::new(meta.clone()));
+            let mut meta = meta.clone();
+            meta.allowed_seeks = SeekBudget::for_file_size(meta.file_size);
+            self.levels[*level].insert(meta.number, Arc::new(meta));
         }
         Ok(())
     }

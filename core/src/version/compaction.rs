@@ -257,7 +257,7 @@ impl Compaction {
 impl VersionSet {
     /// Is any level due for compaction?
     pub fn needs_compaction(&self) -> bool {
-        self.current.compaction_score() >= 1.0
+        self.current.compaction_score() >= 1.0 || self.current.file_to_compact().is_some()
     }
 
     /// The compaction the level scores ask for, or `None` when no level is due. Within
@@ -265,23 +265,27 @@ impl VersionSet {
     /// the key space round-robin; on level 0 every file overlapping the first is taken.
     pub fn pick_compaction(&mut self) -> Option<Compaction> {
         let current = Arc::clone(&self.current);
-        if current.compaction_score() < 1.0 {
-            return None;
-        }
-        let level = current.compaction_level();
-        let files = &current.files[level];
-        let pointer = self.compact_pointers[level].as_ref();
-        let first = files
-            .iter()
-            .find(|f| match pointer {
-                None => true,
-                Some(p) => {
-                    compare_internal_keys(f.largest.encoded(), p.encoded()) == Ordering::Greater
-                }
-            })
-            .or_else(|| files.first())?;
+        let (level, first) = if current.compaction_score() >= 1.0 {
+            let level = current.compaction_level();
+            let files = &current.files[level];
+            let pointer = self.compact_pointers[level].as_ref();
+            let first = files
+                .iter()
+                .find(|f| match pointer {
+                    None => true,
+                    Some(p) => {
+                        compare_internal_keys(f.largest.encoded(), p.encoded()) == Ordering::Greater
+                    }
+                })
+                .or_else(|| files.first())?;
+            (level, Arc::clone(first))
+        } else {
+            // No level is over its size: compact the file reads keep checking in vain.
+            let (level, f) = current.file_to_compact()?;
+            (level, Arc::clone(f))
+        };
         let mut c = Compaction::new(level, self.compaction_config, Arc::clone(&current));
-        c.inputs[0].push(Arc::clone(first));
+        c.inputs[0].push(first);
         if level == 0 {
             let (smallest, largest) = key_range(&c.inputs[0])?;
             c.inputs[0] = current.get_overlapping_inputs(
@@ -491,6 +495,25 @@ mod tests {
         let (_dir, vs) = version_set(&four);
         assert!(vs.needs_compaction());
         assert_eq!(vs.current().compaction_level(), 0);
+    }
+
+    #[test]
+    fn a_file_that_used_up_its_seeks_is_compacted_when_no_level_is_due_by_size() {
+        let (_dir, mut vs) = version_set(&[
+            (1, file(10, "c", "m", 100)),
+            (2, file(20, "a", "f", 100)),
+            (2, file(21, "g", "z", 100)),
+        ]);
+        assert!(!vs.needs_compaction());
+        let current = vs.current();
+        for _ in 0..100 {
+            current.get_charging_seeks(b"h", |_| Ok(None)).expect("get");
+        }
+        assert!(vs.needs_compaction());
+        let c = vs.pick_compaction().expect("seek compaction");
+        assert_eq!(c.level(), 1);
+        assert_eq!(numbers(c.inputs(0)), vec![10]);
+        assert_eq!(numbers(c.inputs(1)), vec![20, 21]);
     }
 
     #[test]

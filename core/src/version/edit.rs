@@ -2,6 +2,7 @@
 //! MANIFEST. The encoding is LevelDB's, tag by tag, so either engine can replay the other's edits.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::coding::{
     get_length_prefixed_slice, get_varint32, get_varint64, put_length_prefixed_slice, put_varint32,
@@ -23,14 +24,55 @@ const TAG_DELETED_FILE: u32 = 6;
 const TAG_NEW_FILE: u32 = 7;
 const TAG_PREV_LOG_NUMBER: u32 = 9;
 
-/// One table file: its number, size on disk and the internal-key range it holds.
+/// One table file: its number, size on disk and the internal-key range it holds, plus
+/// its seek budget (runtime state, never encoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMetaData {
     pub number: FileNumber,
     pub file_size: u64,
     pub smallest: InternalKey,
     pub largest: InternalKey,
+    pub allowed_seeks: SeekBudget,
 }
+
+/// How many more reads may check a file in vain before it is worth compacting (LevelDB's
+/// `allowed_seeks`): a read that had to look at more than one table charges the first,
+/// and a file that used up its budget is compacted into the next level, so that later
+/// reads find their key with fewer table lookups. A seek costs about as much as
+/// compacting 16 KiB, so the budget is the file size / 16 KiB, at least 100. Not part of
+/// a file's identity: equality ignores it, a clone copies what is left of it.
+#[derive(Debug, Default)]
+pub struct SeekBudget(AtomicI64);
+
+impl SeekBudget {
+    pub fn for_file_size(file_size: u64) -> SeekBudget {
+        let seeks = (file_size / (16 << 10)).max(100);
+        SeekBudget(AtomicI64::new(i64::try_from(seeks).unwrap_or(i64::MAX)))
+    }
+
+    /// Charges one seek; true once the budget is used up (and on every charge after).
+    pub fn charge(&self) -> bool {
+        self.0.fetch_sub(1, Ordering::Relaxed) <= 1
+    }
+
+    pub fn remaining(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Clone for SeekBudget {
+    fn clone(&self) -> Self {
+        SeekBudget(AtomicI64::new(self.remaining()))
+    }
+}
+
+impl PartialEq for SeekBudget {
+    fn eq(&self, _: &SeekBudget) -> bool {
+        true
+    }
+}
+
+impl Eq for SeekBudget {}
 
 /// A delta between two versions. `None` fields are left as they were.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,6 +232,7 @@ fn get_file_meta(input: &mut &[u8]) -> Option<FileMetaData> {
         file_size: get_varint64(input)?,
         smallest: get_internal_key(input)?,
         largest: get_internal_key(input)?,
+        allowed_seeks: SeekBudget::default(),
     })
 }
 
@@ -222,6 +265,7 @@ mod tests {
                 file_size: 123_456,
                 smallest: ikey("a", 5, ValueType::Value),
                 largest: ikey("zz", 1, ValueType::Deletion),
+                allowed_seeks: SeekBudget::default(),
             },
         );
         edit.add_file(
@@ -231,6 +275,7 @@ mod tests {
                 file_size: 0,
                 smallest: ikey("", 0, ValueType::Value),
                 largest: ikey("", 0, ValueType::Value),
+                allowed_seeks: SeekBudget::default(),
             },
         );
         edit

@@ -207,6 +207,7 @@ mod tests {
                 file_size,
                 smallest: InternalKey::from_encoded(key(first)),
                 largest: InternalKey::from_encoded(key(last)),
+                allowed_seeks: Default::default(),
             }));
         }
         let cache = Arc::new(TableCache::new(dir, &options, 10));

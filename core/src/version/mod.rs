@@ -14,7 +14,7 @@ mod set;
 mod version;
 
 pub use compaction::{max_bytes_for_level, Compaction, CompactionConfig};
-pub use edit::{FileMetaData, VersionEdit};
+pub use edit::{FileMetaData, SeekBudget, VersionEdit};
 pub use level_iter::LevelIterator;
 pub use set::{set_current_file, ManifestFailure, PendingApply, VersionSet};
 pub use version::{total_file_size, Version, MAX_MEM_COMPACT_LEVEL, NUM_LEVELS};
@@ -40,6 +40,7 @@ mod testing {
             file_size: size,
             smallest: key(smallest),
             largest: key(largest),
+            allowed_seeks: Default::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! questions reads and flushes ask of the file layout: which files may hold a key, which
 //! overlap a range, and which level a flushed memtable should go to.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::Result;
 use crate::filename::FileNumber;
@@ -30,6 +30,8 @@ pub struct Version {
     /// much (1 or more means due).
     pub(super) compaction_score: f64,
     pub(super) compaction_level: usize,
+    /// Set once by a read that used up a file's seek budget (see `SeekBudget`).
+    file_to_compact: OnceLock<(usize, Arc<FileMetaData>)>,
 }
 
 /// Sum of the sizes of `files`.
@@ -63,31 +65,64 @@ impl Version {
     pub fn get(
         &self,
         user_key: &[u8],
-        mut lookup: impl FnMut(&FileMetaData) -> Result<Option<LookupResult>>,
+        lookup: impl FnMut(&FileMetaData) -> Result<Option<LookupResult>>,
     ) -> Result<Option<LookupResult>> {
+        self.get_charging_seeks(user_key, lookup)
+            .map(|(found, _)| found)
+    }
+
+    /// `get` that also charges a seek to the first file it checked when it had to check
+    /// more than one (LevelDB's UpdateStats). True when that used up the file's budget
+    /// and made it this version's `file_to_compact`: the caller schedules a compaction.
+    pub fn get_charging_seeks(
+        &self,
+        user_key: &[u8],
+        mut lookup: impl FnMut(&FileMetaData) -> Result<Option<LookupResult>>,
+    ) -> Result<(Option<LookupResult>, bool)> {
+        let mut first_checked: Option<(usize, &Arc<FileMetaData>)> = None;
+        let mut checked = 0usize;
+        let mut found = None;
         // Level 0 is kept oldest first, so walking it backwards is newest first.
         debug_assert!(self.files[0].windows(2).all(|w| w[0].number < w[1].number));
-        for f in self.files[0]
+        let level0 = self.files[0]
             .iter()
             .rev()
             .filter(|f| contains_user_key(f, user_key))
-        {
-            if let Some(found) = lookup(f)? {
-                return Ok(Some(found));
-            }
-        }
-        for files in &self.files[1..] {
+            .map(|f| (0, f));
+        let deeper = self.files[1..].iter().enumerate().flat_map(|(i, files)| {
             let first = files.partition_point(|f| f.largest.user_key() < user_key);
-            for f in files[first..]
+            files[first..]
                 .iter()
                 .take_while(|f| f.smallest.user_key() <= user_key)
-            {
-                if let Some(found) = lookup(f)? {
-                    return Ok(Some(found));
-                }
+                .map(move |f| (i + 1, f))
+        });
+        for (level, f) in level0.chain(deeper) {
+            checked += 1;
+            first_checked.get_or_insert((level, f));
+            if let Some(result) = lookup(f)? {
+                found = Some(result);
+                break;
             }
         }
-        Ok(None)
+        let due = match first_checked {
+            Some((level, f)) if checked > 1 => self.charge_seek(level, f),
+            _ => false,
+        };
+        Ok((found, due))
+    }
+
+    /// Charges one seek to `f` (on `level`); true if it became the file to compact. A file
+    /// that ran out while another was this version's choice gets its turn in a later
+    /// version: its budget stays spent.
+    fn charge_seek(&self, level: usize, f: &Arc<FileMetaData>) -> bool {
+        level + 1 < NUM_LEVELS
+            && f.allowed_seeks.charge()
+            && self.file_to_compact.set((level, Arc::clone(f))).is_ok()
+    }
+
+    /// The file whose seek budget ran out first in this version, and its level.
+    pub fn file_to_compact(&self) -> Option<(usize, &Arc<FileMetaData>)> {
+        self.file_to_compact.get().map(|(level, f)| (*level, f))
     }
 
     pub fn num_files(&self, level: usize) -> usize {
@@ -211,6 +246,7 @@ mod tests {
     use crate::error::Error;
     use crate::key::{InternalKey, SequenceNumber, ValueType};
     use crate::version::testing::file;
+    use crate::version::SeekBudget;
 
     fn version(levels: &[(usize, FileMetaData)]) -> Version {
         let mut v = Version::default();
@@ -294,6 +330,46 @@ mod tests {
             .expect("get");
         assert_eq!(got, None);
         assert_eq!(visited, vec![7, 5, 3, 2]);
+    }
+
+    #[test]
+    fn a_read_that_checks_two_files_charges_the_first_until_its_budget_is_spent() {
+        let mut first = file(10, "a", "z", 1);
+        first.allowed_seeks = SeekBudget::for_file_size(1);
+        let mut second = file(20, "a", "z", 1);
+        second.allowed_seeks = SeekBudget::for_file_size(1);
+        let v = version(&[(1, first), (2, second)]);
+        let miss = |_: &FileMetaData| Ok(None);
+        // Found in the first file checked: nothing to charge.
+        let (found, due) = v
+            .get_charging_seeks(b"k", |f| {
+                Ok((f.number.0 == 10).then_some(LookupResult::Deleted))
+            })
+            .expect("get");
+        assert_eq!((found, due), (Some(LookupResult::Deleted), false));
+        assert_eq!(v.files[1][0].allowed_seeks.remaining(), 100);
+        // A key outside every file checks nothing.
+        assert!(!v.get_charging_seeks(b"~", miss).expect("get").1);
+        for i in 1..100 {
+            assert!(
+                !v.get_charging_seeks(b"k", miss).expect("get").1,
+                "read {i}"
+            );
+        }
+        assert!(v.file_to_compact().is_none());
+        assert!(v.get_charging_seeks(b"k", miss).expect("get").1, "read 100");
+        let (level, f) = v.file_to_compact().expect("file to compact");
+        assert_eq!((level, f.number.0), (1, 10));
+        // Reported once; the second file checked is never charged.
+        assert!(!v.get_charging_seeks(b"k", miss).expect("get").1);
+        assert_eq!(v.files[2][0].allowed_seeks.remaining(), 100);
+    }
+
+    #[test]
+    fn budget_grows_with_the_file_one_seek_per_16_kib() {
+        assert_eq!(SeekBudget::for_file_size(0).remaining(), 100);
+        assert_eq!(SeekBudget::for_file_size(2 << 20).remaining(), 128);
+        assert_eq!(SeekBudget::for_file_size(64 << 20).remaining(), 4096);
     }
 
     #[test]
