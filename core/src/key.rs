@@ -98,10 +98,33 @@ fn extract_tag(ikey: &[u8]) -> u64 {
 }
 
 /// LevelDB's `InternalKeyComparator` over the bytewise user comparator.
+#[inline]
 pub fn compare_internal_keys(a: &[u8], b: &[u8]) -> Ordering {
-    extract_user_key(a)
-        .cmp(extract_user_key(b))
+    compare_user_keys(extract_user_key(a), extract_user_key(b))
         .then_with(|| extract_tag(b).cmp(&extract_tag(a)))
+}
+
+/// Bytewise order (`<[u8]>::cmp`), eight bytes at a time: keys are short, and a call to
+/// libc's memcmp for 16 bytes costs more than comparing two words inline. Hot in every
+/// block search, memtable probe and merge.
+#[inline]
+pub fn compare_user_keys(a: &[u8], b: &[u8]) -> Ordering {
+    let words = a.len().min(b.len()) / 8;
+    for i in 0..words {
+        let (wa, wb) = (word_at(a, i * 8), word_at(b, i * 8));
+        if wa != wb {
+            return wa.cmp(&wb);
+        }
+    }
+    a[words * 8..].cmp(&b[words * 8..])
+}
+
+/// The eight bytes at `at` as a big-endian number, so that numbers order as bytes do.
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_be_bytes(word)
 }
 
 /// What a point lookup found in one source (memtable, table, version): the newest entry
@@ -172,6 +195,33 @@ impl fmt::Debug for InternalKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_user_keys_is_bytewise_order() {
+        let keys: Vec<&[u8]> = vec![
+            b"",
+            b"\x00",
+            b"a",
+            b"ab",
+            b"abcdefg",
+            b"abcdefgh",
+            b"abcdefgh\x00",
+            b"abcdefgi",
+            b"abcdefghabcdefgh",
+            b"abcdefghabcdefgi",
+            b"abcdefghabcdefgh1",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"0000000000123456",
+            b"0000000000123457",
+            b"000000001",
+            b"\x7f\x80",
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(compare_user_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn newest_version_of_a_key_sorts_first() {

@@ -16,7 +16,7 @@ pub type KeyComparator = fn(&[u8], &[u8]) -> Ordering;
 
 /// Plain byte order, LevelDB's `BytewiseComparator`.
 pub fn bytewise_compare(a: &[u8], b: &[u8]) -> Ordering {
-    a.cmp(b)
+    crate::key::compare_user_keys(a, b)
 }
 
 /// A decoded block: entry bytes followed by the restart array, immutable and shareable.
