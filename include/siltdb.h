@@ -438,6 +438,13 @@ void siltdb_options_set_error_if_exists(struct siltdb_options_t *opts, uint8_t v
 void siltdb_options_set_write_buffer_size(struct siltdb_options_t *opts, size_t bytes);
 
 /**
+ * Bytes of decoded data blocks kept in memory for reads (default 8 MiB, LevelDB's
+ * default cache size); 0 turns the block cache off. Only blocks whose checksum was
+ * verified are cached.
+ */
+void siltdb_options_set_block_cache_size(struct siltdb_options_t *opts, size_t bytes);
+
+/**
  * Check aggressively for corruption; a corrupt log fails the open (default 0).
  */
 void siltdb_options_set_paranoid_checks(struct siltdb_options_t *opts, uint8_t v);

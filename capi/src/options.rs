@@ -156,6 +156,18 @@ pub unsafe extern "C" fn siltdb_options_set_write_buffer_size(
     unsafe { set(opts, |o| o.engine.write_buffer_size = bytes) }
 }
 
+/// Bytes of decoded data blocks kept in memory for reads (default 8 MiB, LevelDB's
+/// default cache size); 0 turns the block cache off. Only blocks whose checksum was
+/// verified are cached.
+#[no_mangle]
+pub unsafe extern "C" fn siltdb_options_set_block_cache_size(
+    opts: *mut siltdb_options_t,
+    bytes: usize,
+) {
+    // SAFETY: header contract: NULL or a live handle from its _create.
+    unsafe { set(opts, |o| o.engine.block_cache_size = bytes) }
+}
+
 /// Check aggressively for corruption; a corrupt log fails the open (default 0).
 #[no_mangle]
 pub unsafe extern "C" fn siltdb_options_set_paranoid_checks(opts: *mut siltdb_options_t, v: u8) {
