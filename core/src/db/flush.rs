@@ -20,7 +20,7 @@ use crate::fs::FileSystem;
 use crate::key::{parse_internal_key, InternalKey, SequenceNumber, ValueType};
 use crate::memtable::MemTable;
 use crate::options::{FlushOptions, Options, WriteOptions};
-use crate::table::{TableBuilder, TableCache};
+use crate::table::{BackgroundWritableFile, TableBuilder, TableCache};
 use crate::version::{FileMetaData, Version, VersionEdit};
 
 impl Db {
@@ -272,8 +272,11 @@ fn write_table_file(
     mem: &MemTable,
     number: FileNumber,
 ) -> Result<BuiltTable> {
-    let file = fs.new_writable_file(path)?;
-    let mut builder = TableBuilder::new(options, file);
+    // Appends on a thread of their own: the kernel copies the bytes while the next
+    // blocks are built.
+    let file =
+        BackgroundWritableFile::spawn(fs.new_writable_file(path)?, path.display().to_string())?;
+    let mut builder = TableBuilder::new(options, Box::new(file));
     let mut smallest: Option<Vec<u8>> = None;
     let mut last_key = Vec::new();
     let (mut entries, mut deletions) = (0u64, 0u64);
