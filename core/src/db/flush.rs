@@ -16,7 +16,7 @@ use super::{Db, DbInner, DbState};
 use crate::error::{Error, Result};
 use crate::events::{CompactionStats, FlushJobInfo, FlushReason, TableFileInfo, TableFileReason};
 use crate::filename::{table_file_name, FileNumber};
-use crate::fs::FileSystem;
+use crate::fs::{FileSystem, WritableFile};
 use crate::key::{parse_internal_key, InternalKey, SequenceNumber, ValueType};
 use crate::memtable::MemTable;
 use crate::options::{FlushOptions, Options, WriteOptions};
@@ -292,9 +292,14 @@ fn write_table_file(
 ) -> Result<BuiltTable> {
     // Appends on a thread of their own: the kernel copies the bytes while the next
     // blocks are built.
-    let file =
-        BackgroundWritableFile::spawn(fs.new_writable_file(path)?, path.display().to_string())?;
-    let mut builder = TableBuilder::new(options, Box::new(file));
+    let file = fs.new_writable_file(path)?;
+    let file: Box<dyn WritableFile> =
+        match BackgroundWritableFile::spawn(file, path.display().to_string()) {
+            Ok(file) => Box::new(file),
+            // No thread to be had: write from here (the failed spawn closed the file).
+            Err(_) => fs.new_writable_file(path)?,
+        };
+    let mut builder = TableBuilder::new(options, file);
     // A big memtable is cut into key ranges at sampled user keys; the first is built
     // here, straight into the file, the others at the same time on threads of their
     // own into memory, then appended in order: one table, as from a single thread but
@@ -309,21 +314,31 @@ fn write_table_file(
             .windows(2)
             .map(|range| {
                 let (start, end) = (range[0], range[1]);
-                scope.spawn(move || {
+                let thread = std::thread::Builder::new().name("siltdb-table-part".to_string());
+                let spawned = thread.spawn_scoped(scope, move || {
                     let mut part = TableBuilder::new_part(options, part_capacity);
                     let stats = add_entries(&mut part, mem, start, end)?;
                     Ok::<_, Error>((part, stats))
-                })
+                });
+                ((start, end), spawned.ok())
             })
             .collect();
         let mut stats = add_entries(&mut builder, mem, None, bounds[1]);
-        for handle in later {
-            let joined = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        for ((start, end), handle) in later {
+            let built = handle.map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
             stats = stats.and_then(|mut stats| {
-                let (part, part_stats) = joined?;
-                builder.append_part(part)?;
+                let part_stats = match built {
+                    Some(built) => {
+                        let (part, part_stats) = built?;
+                        builder.append_part(part)?;
+                        part_stats
+                    }
+                    // No thread could be started: the range is built here, in its turn.
+                    None => add_entries(&mut builder, mem, start, end)?,
+                };
                 stats.extend(part_stats);
                 Ok(stats)
             });
