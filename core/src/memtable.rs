@@ -38,7 +38,7 @@ pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<MemEntry>() + 8 + 2 * 8 + 
 const WALK_CHAINS: usize = 8;
 
 /// Entries whose bytes are loaded together before they are handed out.
-const TOUCH_BATCH: usize = 16;
+const TOUCH_BATCH: usize = 32;
 
 /// One user key in this many is sampled at insertion.
 const SAMPLE_EVERY: usize = 128;
@@ -51,12 +51,15 @@ const SAMPLE_OVERHEAD: usize = 16 + 16;
 const MIN_SAMPLES_PER_RUN: usize = 4;
 
 /// Loads what handing out each entry of a batch reads — the node's length field (which
-/// may sit on another cache line than the data pointer) and the first byte of the
-/// entry's bytes — so the batch's cache misses overlap instead of each stalling in turn.
+/// may sit on another cache line than the data pointer) and the entry's bytes (first,
+/// middle and last: a 100-byte value spans two or three lines) — so the batch's cache
+/// misses overlap instead of each stalling in turn.
 fn touch(batch: &[&MemEntry]) {
     let mut x = 0usize;
     for e in batch {
-        x ^= e.user_len ^ usize::from(e.data.first().copied().unwrap_or(0));
+        let (first, mid, last) = (e.data.first(), e.data.get(e.data.len() / 2), e.data.last());
+        let byte = |b: Option<&u8>| usize::from(b.copied().unwrap_or(0));
+        x ^= e.user_len ^ byte(first) ^ byte(mid) ^ byte(last);
     }
     std::hint::black_box(x);
 }
