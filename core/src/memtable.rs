@@ -194,10 +194,9 @@ impl Eq for MemEntry {}
 pub struct MemTable {
     table: SkipList<MemEntry, ()>,
     memory_usage: AtomicUsize,
-    /// Entries added so far; every [`SAMPLE_EVERY`]-th user key goes to `samples`.
-    added: AtomicUsize,
-    /// User keys sampled at insertion: a uniform sample of the entries, from which
-    /// [`MemTable::for_each_entry`] picks keys that cut the list into runs of similar size.
+    /// User keys sampled at insertion (one in [`SAMPLE_EVERY`]): a uniform sample of the
+    /// entries, from which a walk or a flush picks keys that cut the list into ranges of
+    /// similar size.
     samples: Mutex<Vec<Box<[u8]>>>,
 }
 
@@ -221,7 +220,6 @@ impl MemTable {
         MemTable {
             table: SkipList::new(epoch::default_collector().clone()),
             memory_usage: AtomicUsize::new(0),
-            added: AtomicUsize::new(0),
             samples: Mutex::new(Vec::new()),
         }
     }
@@ -237,7 +235,9 @@ impl MemTable {
         let mut charge = entry.data.len() + ENTRY_OVERHEAD;
         let guard = &epoch::pin();
         self.table.insert(entry, (), guard).release(guard);
-        if (self.added.fetch_add(1, Ordering::Relaxed) + 1) % SAMPLE_EVERY == 0 {
+        // Every SAMPLE_EVERY-th entry by the list's own count (adds racing on the count
+        // may both sample or both not: the sample stays a sample).
+        if self.table.len() % SAMPLE_EVERY == 0 {
             self.samples.lock().push(user_key.into());
             charge += user_key.len() + SAMPLE_OVERHEAD;
         }
