@@ -268,7 +268,8 @@ pub(super) fn build_table(
 
 /// A memtable is built by several threads when each gets at least this much of it:
 /// below that, starting threads and joining their parts would cost more than it saves.
-const PARALLEL_BUILD_MIN_BYTES: usize = 4 << 20;
+/// A full default-sized (4 MiB) memtable gets two.
+const PARALLEL_BUILD_MIN_BYTES: usize = 2 << 20;
 
 /// Most threads one table is built by.
 const MAX_BUILD_THREADS: usize = 4;
