@@ -1,7 +1,8 @@
 //! Minor compaction: the oldest immutable memtable becomes a table file on level 0 (or
 //! 1–2 when nothing overlaps), recorded in the MANIFEST; then its WAL is obsolete.
 //! `compact_memtable` → `write_level0_table` → `build_table` → `log_and_apply`, as in
-//! LevelDB's `DBImpl::CompactMemTable`. Also `Db::flush`, which triggers one by hand.
+//! LevelDB's `DBImpl::CompactMemTable`; a big memtable's table is built by several
+//! threads, one key range each. Also `Db::flush`, which triggers one by hand.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -309,7 +310,9 @@ fn write_table_file(
     let mut bounds: Vec<Option<&[u8]>> = vec![None];
     bounds.extend(splits.iter().map(|k| Some(&k[..])));
     bounds.push(None);
-    let part_capacity = mem.approximate_memory_usage() / bounds.len();
+    // Each part's share of the memtable's bytes: more than its table bytes will be, and
+    // pages reserved but never written cost nothing.
+    let part_capacity = mem.approximate_memory_usage() / (bounds.len() - 1);
     let stats = std::thread::scope(|scope| {
         let later: Vec<_> = bounds[1..]
             .windows(2)

@@ -11,12 +11,13 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::fs::WritableFile;
 
-/// Bytes gathered before they go to the writer thread, as one `append` of the file.
-const CHUNK: usize = 1 << 20;
+/// Bytes gathered before they go to the writer thread, as one `append` of the file:
+/// enough to make the write calls cheap, little enough to add little to peak memory.
+const CHUNK: usize = 256 << 10;
 
 /// Chunks that may wait for the writer; the memory held is at most about
 /// `(QUEUE + 2) × CHUNK`.
-const QUEUE: usize = 4;
+const QUEUE: usize = 8;
 
 enum Job {
     Append(Vec<u8>),
@@ -29,7 +30,7 @@ enum Job {
 }
 
 /// Wraps a [`WritableFile`] so that its appends happen on a writer thread, in order.
-/// An append only copies into a 1 MiB chunk; a failed write surfaces at a later
+/// An append only copies into a chunk; a failed write surfaces at a later
 /// `append` or at `flush`/`sync`, which wait for everything before them. The first
 /// failure is sticky. Dropping it waits for the queued appends and closes the file.
 /// Not shared: one owner, like any writable file.

@@ -3,7 +3,6 @@
 //! for comparisons, with a running estimate of its memory use so the write path knows when
 //! to seal it and flush.
 
-use std::cmp::Ordering as KeyOrdering;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,18 +12,15 @@ use crossbeam_skiplist::base::Entry;
 use crossbeam_skiplist::SkipList;
 use parking_lot::Mutex;
 
-use crate::coding::{decode_fixed64, put_fixed64};
 use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::key::{
-    extract_user_key, pack_sequence_and_type, LookupResult, SequenceNumber, ValueType,
-    VALUE_TYPE_FOR_SEEK,
+    pack_sequence_and_type, LookupResult, SequenceNumber, ValueType, VALUE_TYPE_FOR_SEEK,
 };
 
-/// User-key bytes a node keeps inline. Keys that differ in their first 16 bytes (or are no
-/// longer than that) compare without touching the entry's heap bytes: one cache miss per
-/// skiplist step instead of two, and no `memcmp` call.
-const PREFIX_LEN: usize = 16;
+mod entry;
+
+use entry::MemEntry;
 
 /// Bytes charged per entry on top of its key, tag and value: the skiplist node (the inline
 /// [`MemEntry`], refcount and height, and on average two tower pointers — crossbeam's towers
@@ -63,125 +59,6 @@ fn touch(batch: &[&MemEntry]) {
     }
     std::hint::black_box(x);
 }
-
-/// One memtable entry, and the skiplist's key: ordered as `compare_internal_keys` orders
-/// the internal key it holds. A lookup key has the same shape with no value.
-struct MemEntry {
-    /// The first [`PREFIX_LEN`] user-key bytes, zero-padded, big-endian: ordering
-    /// `(prefix_hi, prefix_lo)` orders those bytes.
-    prefix_hi: u64,
-    prefix_lo: u64,
-    /// `(sequence << 8) | type`; newer sorts first.
-    tag: u64,
-    user_len: usize,
-    /// `user key ++ fixed64(tag) ++ value` for a stored entry. For a lookup key: the user
-    /// key when it is longer than [`PREFIX_LEN`], else empty (comparisons never read it).
-    data: Box<[u8]>,
-}
-
-impl MemEntry {
-    /// A stored entry: one allocation holding the encoded internal key and the value.
-    fn new(user_key: &[u8], tag: u64, value: &[u8]) -> MemEntry {
-        let mut data = Vec::with_capacity(user_key.len() + 8 + value.len());
-        data.extend_from_slice(user_key);
-        put_fixed64(&mut data, tag);
-        data.extend_from_slice(value);
-        let (prefix_hi, prefix_lo) = prefix_of(user_key);
-        MemEntry {
-            prefix_hi,
-            prefix_lo,
-            tag,
-            user_len: user_key.len(),
-            data: data.into_boxed_slice(),
-        }
-    }
-
-    /// A search key; allocates only for user keys longer than [`PREFIX_LEN`].
-    fn lookup(user_key: &[u8], tag: u64) -> MemEntry {
-        let (prefix_hi, prefix_lo) = prefix_of(user_key);
-        MemEntry {
-            prefix_hi,
-            prefix_lo,
-            tag,
-            user_len: user_key.len(),
-            data: if user_key.len() > PREFIX_LEN {
-                user_key.into()
-            } else {
-                Box::default()
-            },
-        }
-    }
-
-    /// A search key for an encoded internal key, split as `compare_internal_keys` splits
-    /// it (a key shorter than 8 bytes is all user key with tag 0).
-    fn lookup_internal(internal_key: &[u8]) -> MemEntry {
-        let user_key = extract_user_key(internal_key);
-        let tag = internal_key
-            .get(user_key.len()..)
-            .and_then(decode_fixed64)
-            .unwrap_or(0);
-        MemEntry::lookup(user_key, tag)
-    }
-
-    fn internal_key(&self) -> &[u8] {
-        self.data.get(..self.user_len + 8).unwrap_or_default()
-    }
-
-    fn user_key(&self) -> &[u8] {
-        self.data.get(..self.user_len).unwrap_or_default()
-    }
-
-    fn value(&self) -> &[u8] {
-        self.data.get(self.user_len + 8..).unwrap_or_default()
-    }
-
-    /// The user-key bytes past the inline prefix (stored and long lookup keys hold them).
-    fn user_key_tail(&self) -> &[u8] {
-        self.data.get(PREFIX_LEN..self.user_len).unwrap_or_default()
-    }
-
-    /// Orders two user keys whose first [`PREFIX_LEN`] bytes (zero-padded) are equal. If
-    /// either is that short, it is a prefix of the other (the other's extra bytes in the
-    /// padded range are zeros), so the shorter sorts first; else the tails decide.
-    fn cmp_user_beyond_prefix(&self, other: &MemEntry) -> KeyOrdering {
-        if self.user_len <= PREFIX_LEN || other.user_len <= PREFIX_LEN {
-            self.user_len.cmp(&other.user_len)
-        } else {
-            self.user_key_tail().cmp(other.user_key_tail())
-        }
-    }
-}
-
-fn prefix_of(user_key: &[u8]) -> (u64, u64) {
-    let mut bytes = [0u8; PREFIX_LEN];
-    let n = user_key.len().min(PREFIX_LEN);
-    bytes[..n].copy_from_slice(&user_key[..n]);
-    let p = u128::from_be_bytes(bytes);
-    ((p >> 64) as u64, p as u64)
-}
-
-impl Ord for MemEntry {
-    fn cmp(&self, other: &Self) -> KeyOrdering {
-        (self.prefix_hi, self.prefix_lo)
-            .cmp(&(other.prefix_hi, other.prefix_lo))
-            .then_with(|| self.cmp_user_beyond_prefix(other))
-            .then_with(|| other.tag.cmp(&self.tag))
-    }
-}
-
-impl PartialOrd for MemEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<KeyOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for MemEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl Eq for MemEntry {}
 
 /// A memtable. Thread-safety: `Send + Sync`; any number of threads may `add` and read at
 /// once (the skiplist is lock-free). Entries are never removed; the memtable is dropped
@@ -488,7 +365,7 @@ impl InternalIterator for MemTableIterator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{make_internal_key, parse_internal_key};
+    use crate::key::{extract_user_key, make_internal_key, parse_internal_key};
 
     fn found(v: &[u8]) -> Option<LookupResult> {
         Some(LookupResult::Found(v.to_vec()))
@@ -744,64 +621,10 @@ mod tests {
         assert_eq!(n, 8000);
     }
 
-    /// Keys of 0..=20 bytes over {0, 1, 0xff}: prefixes of each other, zero padding
-    /// look-alikes, and lengths on both sides of the inline prefix.
-    fn tricky_user_keys() -> Vec<Vec<u8>> {
-        let mut keys = vec![Vec::new()];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for len in 0..=20usize {
-            for _ in 0..12 {
-                let key: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        [0u8, 1, 0xff][(x % 3) as usize]
-                    })
-                    .collect();
-                keys.push(key);
-            }
-            keys.push(vec![0; len]);
-            keys.push(vec![0xff; len]);
-        }
-        keys
-    }
-
-    #[test]
-    fn entry_order_is_internal_key_order_for_every_key_shape() {
-        let keys = tricky_user_keys();
-        let tags = [
-            pack_sequence_and_type(SequenceNumber(1), ValueType::Value),
-            pack_sequence_and_type(SequenceNumber(7), ValueType::Deletion),
-            pack_sequence_and_type(SequenceNumber::MAX, ValueType::Value),
-        ];
-        let encoded: Vec<(Vec<u8>, u64)> = keys
-            .iter()
-            .flat_map(|k| tags.iter().map(move |&t| (k.clone(), t)))
-            .collect();
-        for (ua, ta) in &encoded {
-            let a = MemEntry::new(ua, *ta, b"value a");
-            let mut ia = ua.clone();
-            put_fixed64(&mut ia, *ta);
-            for (ub, tb) in &encoded {
-                let mut ib = ub.clone();
-                put_fixed64(&mut ib, *tb);
-                let want = crate::key::compare_internal_keys(&ia, &ib);
-                let b = MemEntry::new(ub, *tb, b"b");
-                assert_eq!(a.cmp(&b), want, "{ia:?} vs {ib:?}");
-                assert_eq!(a.cmp(&MemEntry::lookup(ub, *tb)), want);
-                assert_eq!(MemEntry::lookup_internal(&ia).cmp(&b), want);
-            }
-            assert_eq!(a.internal_key(), &ia[..]);
-            assert_eq!(a.user_key(), &ua[..]);
-            assert_eq!(a.value(), b"value a");
-        }
-    }
-
     #[test]
     fn lookups_find_keys_of_every_shape() {
         let mem = Arc::new(MemTable::new());
-        let mut keys = tricky_user_keys();
+        let mut keys = super::entry::tests::tricky_user_keys();
         keys.sort();
         keys.dedup();
         for (i, k) in keys.iter().enumerate() {
