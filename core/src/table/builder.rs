@@ -1,6 +1,8 @@
 //! Writes a table file: data blocks as entries arrive, then the filter block, the
 //! meta-index, the index and the footer, in LevelDB 1.23's layout byte for byte
-//! (snappy output aside, which only has to decode the same).
+//! (snappy output aside, which only has to decode the same). A table can also be built
+//! in key-range parts on several threads: a part keeps its blocks in memory and is
+//! joined to the builder of the range before it with [`TableBuilder::append_part`].
 
 use crate::coding::put_fixed64;
 use crate::error::{Error, Result};
@@ -11,7 +13,7 @@ use crate::key::{
 };
 use crate::options::{CompressionType, Options};
 use crate::table::block_builder::BlockBuilder;
-use crate::table::filter::{BloomFilterPolicy, FilterBlockBuilder, FILTER_META_KEY};
+use crate::table::filter::{bloom_hash, BloomFilterPolicy, FilterBlockBuilder, FILTER_META_KEY};
 use crate::table::format::{append_block_trailer, BlockHandle, Footer};
 
 /// Streams sorted internal keys into a table file. Not thread-safe: one writer owns it.
@@ -21,8 +23,16 @@ pub struct TableBuilder {
     block_size: usize,
     restart_interval: usize,
     data_block: BlockBuilder,
-    index_block: BlockBuilder,
-    filter_block: Option<FilterBlockBuilder>,
+    /// Index entries of the blocks written: separator keys end to end in `index_keys`,
+    /// each entry's end offset there with its block. Kept as a list rather than an
+    /// encoded block so that a part's entries can be moved when the part is appended.
+    index_keys: Vec<u8>,
+    index_entries: Vec<(usize, BlockHandle)>,
+    /// `Some` when the table gets a filter block: the [`bloom_hash`] of every key, and
+    /// for each data block its offset and the number of hashes up to its end. Filters
+    /// group blocks by offset, so they are built at the end, from final offsets.
+    filter: Option<(BloomFilterPolicy, FilterKeys)>,
+    first_key: Vec<u8>,
     last_key: Vec<u8>,
     num_entries: u64,
     /// Handle of the last data block written, waiting for the next key so its index
@@ -32,18 +42,37 @@ pub struct TableBuilder {
     closed: bool,
 }
 
+#[derive(Default)]
+struct FilterKeys {
+    hashes: Vec<u32>,
+    blocks: Vec<(u64, usize)>,
+}
+
 impl TableBuilder {
     /// Uses `block_size`, `block_restart_interval`, `compression` and
     /// `bloom_bits_per_key` (0 = no filter block) from `options`.
     pub fn new(options: &Options, file: Box<dyn WritableFile>) -> TableBuilder {
-        let filter_block = (options.bloom_bits_per_key > 0).then(|| {
-            FilterBlockBuilder::new(BloomFilterPolicy {
+        TableBuilder::with_sink(options, Sink::File(file))
+    }
+
+    /// A builder for a part of a table whose keys all sort after those of the builder
+    /// it will be appended to (see [`Self::append_part`]); it may be filled on another
+    /// thread meanwhile. Its blocks stay in memory, `capacity` bytes reserved for them.
+    /// It cannot be finished on its own.
+    pub fn new_part(options: &Options, capacity: usize) -> TableBuilder {
+        TableBuilder::with_sink(options, Sink::Memory(Vec::with_capacity(capacity)))
+    }
+
+    fn with_sink(options: &Options, sink: Sink) -> TableBuilder {
+        let filter = (options.bloom_bits_per_key > 0).then(|| {
+            let policy = BloomFilterPolicy {
                 bits_per_key: options.bloom_bits_per_key,
-            })
+            };
+            (policy, FilterKeys::default())
         });
         TableBuilder {
             writer: BlockWriter {
-                file,
+                sink,
                 offset: 0,
                 compression: options.compression,
                 encoder: snap::raw::Encoder::new(),
@@ -52,8 +81,10 @@ impl TableBuilder {
             block_size: options.block_size,
             restart_interval: options.block_restart_interval,
             data_block: BlockBuilder::new(options.block_restart_interval),
-            index_block: BlockBuilder::new(1),
-            filter_block,
+            index_keys: Vec::new(),
+            index_entries: Vec::new(),
+            filter,
+            first_key: Vec::new(),
             last_key: Vec::new(),
             num_entries: 0,
             pending_index_entry: None,
@@ -82,10 +113,13 @@ impl TableBuilder {
         }
         if let Some(handle) = self.pending_index_entry.take() {
             shorten_to_separator(&mut self.last_key, internal_key);
-            self.index_block.add(&self.last_key, &handle.encode());
+            self.push_index_entry(handle);
         }
-        if let Some(filter) = &mut self.filter_block {
-            filter.add_key(extract_user_key(internal_key));
+        if let Some((_, keys)) = &mut self.filter {
+            keys.hashes.push(bloom_hash(extract_user_key(internal_key)));
+        }
+        if self.num_entries == 0 {
+            self.first_key.extend_from_slice(internal_key);
         }
         self.last_key.clear();
         self.last_key.extend_from_slice(internal_key);
@@ -107,12 +141,81 @@ impl TableBuilder {
         self.record(res)
     }
 
+    /// Appends `part`, a builder made by [`Self::new_part`] whose keys all sort after
+    /// the keys added here: its blocks are written after this builder's, their index
+    /// entries and filter keys moved to their new offsets. The block being filled here
+    /// ends early, so the table differs from one built in one go only in block
+    /// boundaries. Further keys may follow, sorting after the part's.
+    pub fn append_part(&mut self, mut part: TableBuilder) -> Result<()> {
+        self.check_open()?;
+        part.check_open()?;
+        let Sink::Memory(_) = part.writer.sink else {
+            return Err(Error::invalid_argument(
+                "only a builder made by new_part can be appended",
+            ));
+        };
+        if part.num_entries == 0 {
+            return Ok(());
+        }
+        if self.num_entries > 0 && compare_internal_keys(&part.first_key, &self.last_key).is_le() {
+            return Err(Error::invalid_argument(
+                "an appended table part must sort after the keys before it",
+            ));
+        }
+        part.flush_data_block()?;
+        let res = self.append_flushed_part(part);
+        self.record(res)
+    }
+
+    fn append_flushed_part(&mut self, part: TableBuilder) -> Result<()> {
+        self.flush_data_block()?;
+        if let Some(handle) = self.pending_index_entry.take() {
+            shorten_to_separator(&mut self.last_key, &part.first_key);
+            self.push_index_entry(handle);
+        }
+        let shift = self.writer.offset;
+        let moved = |h: BlockHandle| BlockHandle {
+            offset: h.offset + shift,
+            size: h.size,
+        };
+        if let Sink::Memory(bytes) = &part.writer.sink {
+            self.writer.append(bytes)?;
+        }
+        let key_base = self.index_keys.len();
+        self.index_keys.extend_from_slice(&part.index_keys);
+        self.index_entries.extend(
+            part.index_entries
+                .iter()
+                .map(|&(end, h)| (key_base + end, moved(h))),
+        );
+        if let (Some((_, keys)), Some((_, part_keys))) = (&mut self.filter, &part.filter) {
+            let hash_base = keys.hashes.len();
+            keys.hashes.extend_from_slice(&part_keys.hashes);
+            keys.blocks.extend(
+                part_keys
+                    .blocks
+                    .iter()
+                    .map(|&(offset, end)| (offset + shift, hash_base + end)),
+            );
+        }
+        self.pending_index_entry = part.pending_index_entry.map(moved);
+        if self.num_entries == 0 {
+            self.first_key = part.first_key;
+        }
+        self.last_key = part.last_key;
+        self.num_entries += part.num_entries;
+        Ok(())
+    }
+
     /// Makes the written bytes durable.
     pub fn sync(&mut self) -> Result<()> {
         if let Some(e) = &self.status {
             return Err(e.clone());
         }
-        let res = self.writer.file.sync();
+        let res = match &mut self.writer.sink {
+            Sink::File(file) => file.sync(),
+            Sink::Memory(_) => Ok(()),
+        };
         self.record(res)
     }
 
@@ -142,22 +245,37 @@ impl TableBuilder {
         res
     }
 
+    /// Records the index entry of the block at `handle` under `last_key` (by now a
+    /// separator or successor).
+    fn push_index_entry(&mut self, handle: BlockHandle) {
+        self.index_keys.extend_from_slice(&self.last_key);
+        self.index_entries.push((self.index_keys.len(), handle));
+    }
+
     fn flush_data_block(&mut self) -> Result<()> {
         if self.data_block.is_empty() {
             return Ok(());
         }
         let handle = self.writer.write_block(&mut self.data_block)?;
         self.pending_index_entry = Some(handle);
-        if let Some(filter) = &mut self.filter_block {
-            filter.start_block(self.writer.offset);
+        if let Some((_, keys)) = &mut self.filter {
+            keys.blocks.push((handle.offset, keys.hashes.len()));
         }
         Ok(())
     }
 
     fn write_tail(&mut self) -> Result<u64> {
+        let Sink::File(_) = self.writer.sink else {
+            return Err(Error::invalid_argument(
+                "a table part is finished by appending it to a table builder",
+            ));
+        };
         self.flush_data_block()?;
-        let filter_handle = match &mut self.filter_block {
-            Some(filter) => Some(self.writer.write_raw_block(filter.finish(), false)?),
+        let filter_handle = match &self.filter {
+            Some((policy, keys)) => {
+                let block = filter_block(*policy, keys);
+                Some(self.writer.write_raw_block(&block, false)?)
+            }
             None => None,
         };
         let mut meta_index = BlockBuilder::new(self.restart_interval);
@@ -167,22 +285,52 @@ impl TableBuilder {
         let metaindex_handle = self.writer.write_block(&mut meta_index)?;
         if let Some(handle) = self.pending_index_entry.take() {
             shorten_to_successor(&mut self.last_key);
-            self.index_block.add(&self.last_key, &handle.encode());
+            self.push_index_entry(handle);
         }
-        let index_handle = self.writer.write_block(&mut self.index_block)?;
+        let mut index_block = BlockBuilder::new(1);
+        let mut start = 0;
+        for &(end, handle) in &self.index_entries {
+            let key = self.index_keys.get(start..end).unwrap_or_default();
+            index_block.add(key, &handle.encode());
+            start = end;
+        }
+        let index_handle = self.writer.write_block(&mut index_block)?;
         let footer = Footer {
             metaindex_handle,
             index_handle,
         };
         self.writer.append(&footer.encode())?;
-        self.writer.file.flush()?;
+        if let Sink::File(file) = &mut self.writer.sink {
+            file.flush()?;
+        }
         Ok(self.writer.offset)
     }
 }
 
-/// The file and the bytes written to it so far; compresses blocks on the way out.
+/// The filter block, as LevelDB's streaming `FilterBlockBuilder` would have made it:
+/// each data block starts at its offset and adds its keys.
+fn filter_block(policy: BloomFilterPolicy, keys: &FilterKeys) -> Vec<u8> {
+    let mut builder = FilterBlockBuilder::new(policy);
+    let mut start = 0;
+    for &(offset, end) in &keys.blocks {
+        builder.start_block(offset);
+        for &hash in keys.hashes.get(start..end).unwrap_or_default() {
+            builder.add_key_hash(hash);
+        }
+        start = end;
+    }
+    builder.finish().to_vec()
+}
+
+/// Where a builder's bytes go: the table file, or memory for a part built apart.
+enum Sink {
+    File(Box<dyn WritableFile>),
+    Memory(Vec<u8>),
+}
+
+/// The sink and the bytes written to it so far; compresses blocks on the way out.
 struct BlockWriter {
-    file: Box<dyn WritableFile>,
+    sink: Sink,
     offset: u64,
     compression: CompressionType,
     encoder: snap::raw::Encoder,
@@ -191,7 +339,10 @@ struct BlockWriter {
 
 impl BlockWriter {
     fn append(&mut self, data: &[u8]) -> Result<()> {
-        self.file.append(data)?;
+        match &mut self.sink {
+            Sink::File(file) => file.append(data)?,
+            Sink::Memory(bytes) => bytes.extend_from_slice(data),
+        }
         self.offset += data.len() as u64;
         Ok(())
     }
@@ -285,8 +436,16 @@ fn shorten_to_successor(key: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+
     use super::*;
-    use crate::key::{make_internal_key, ValueType};
+    use crate::iterator::InternalIterator;
+    use crate::key::{make_internal_key, LookupResult, ValueType};
+    use crate::options::ReadOptions;
+    use crate::table::test_util::{MemFile, MemWritableFile};
+    use crate::table::Table;
 
     fn ikey(user: &[u8], seq: u64) -> Vec<u8> {
         make_internal_key(user, SequenceNumber(seq), ValueType::Value)
@@ -385,6 +544,121 @@ mod tests {
         assert!(again.to_string().contains("disk full"), "{again}");
         assert!(b.finish().is_err());
         assert!(b.sync().is_err());
+    }
+
+    fn table_entries(n: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        (0..n)
+            .map(|i| {
+                let user = format!("key{:07}", i * 3);
+                let value: Vec<u8> = (0..(i * 37) % 700).map(|j| (j % 11 + i) as u8).collect();
+                (ikey(user.as_bytes(), n + 1 - i), value)
+            })
+            .collect()
+    }
+
+    fn finish_into_table(
+        mut b: TableBuilder,
+        buf: &Arc<Mutex<Vec<u8>>>,
+        options: &Options,
+    ) -> Arc<Table> {
+        let size = b.finish().expect("finish");
+        let bytes = buf.lock().clone();
+        assert_eq!(size, bytes.len() as u64);
+        Arc::new(Table::open(options, Box::new(MemFile(bytes)), size, "000009.ldb").expect("open"))
+    }
+
+    fn file_builder(options: &Options) -> (TableBuilder, Arc<Mutex<Vec<u8>>>) {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let b = TableBuilder::new(options, Box::new(MemWritableFile(Arc::clone(&buf))));
+        (b, buf)
+    }
+
+    /// Every entry in order, and a point read finds each (the filter included).
+    fn assert_table_holds(table: &Arc<Table>, entries: &[(Vec<u8>, Vec<u8>)]) {
+        let read = ReadOptions::default();
+        let mut it = table.iter(&read);
+        it.seek_to_first();
+        for (k, v) in entries {
+            assert!(it.valid());
+            assert_eq!((it.key(), it.value()), (&k[..], &v[..]));
+            it.next();
+        }
+        assert!(!it.valid());
+        for (k, v) in entries {
+            let found = table
+                .get(&read, extract_user_key(k), SequenceNumber::MAX)
+                .expect("get");
+            assert_eq!(found, Some(LookupResult::Found(v.clone())));
+        }
+        let absent = table
+            .get(&read, b"key0000001", SequenceNumber::MAX)
+            .expect("get");
+        assert_eq!(absent, None);
+    }
+
+    #[test]
+    fn a_table_built_in_parts_reads_like_one_built_in_one_go() {
+        let entries = table_entries(3000);
+        for compression in [CompressionType::None, CompressionType::Snappy] {
+            for bloom_bits_per_key in [0, 10] {
+                let options = Options {
+                    compression,
+                    bloom_bits_per_key,
+                    ..Options::default()
+                };
+                let (mut whole, buf) = file_builder(&options);
+                for (k, v) in &entries {
+                    whole.add(k, v).expect("add");
+                }
+                let one_go = finish_into_table(whole, &buf, &options);
+                assert_table_holds(&one_go, &entries);
+
+                // Keys 0..700 here, 700..1900 and 1900..2500 in parts, 2500.. here again.
+                let (mut main, buf) = file_builder(&options);
+                let mut parts = [
+                    TableBuilder::new_part(&options, 0),
+                    TableBuilder::new_part(&options, 1 << 16),
+                ];
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    match i {
+                        0..=699 => main.add(k, v),
+                        700..=1899 => parts[0].add(k, v),
+                        1900..=2499 => parts[1].add(k, v),
+                        _ => Ok(()),
+                    }
+                    .expect("add");
+                }
+                let [first, second] = parts;
+                main.append_part(first).expect("append");
+                main.append_part(second).expect("append");
+                for (k, v) in &entries[2500..] {
+                    main.add(k, v).expect("add after the parts");
+                }
+                assert_eq!(main.num_entries(), 3000);
+                let in_parts = finish_into_table(main, &buf, &options);
+                assert_table_holds(&in_parts, &entries);
+            }
+        }
+    }
+
+    #[test]
+    fn parts_are_refused_out_of_order_or_alone_and_empty_ones_add_nothing() {
+        let options = Options::default();
+        let (mut main, _buf) = file_builder(&options);
+        main.add(&ikey(b"m", 1), b"v").expect("add");
+        main.append_part(TableBuilder::new_part(&options, 0))
+            .expect("an empty part is nothing");
+        let mut early = TableBuilder::new_part(&options, 0);
+        early.add(&ikey(b"a", 1), b"v").expect("add");
+        let err = main.append_part(early).expect_err("sorts before");
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
+        let (not_a_part, _other) = file_builder(&options);
+        let err = main.append_part(not_a_part).expect_err("not a part");
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
+        let mut part = TableBuilder::new_part(&options, 0);
+        part.add(&ikey(b"z", 1), b"v").expect("add");
+        let err = part.finish().expect_err("a part is not a table");
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub fn leveldb_hash(data: &[u8], seed: u32) -> u32 {
     h
 }
 
-fn bloom_hash(key: &[u8]) -> u32 {
+/// The hash a bloom filter sets bits from; filters can be built from these alone.
+pub fn bloom_hash(key: &[u8]) -> u32 {
     leveldb_hash(key, 0xbc9f_1d34)
 }
 
@@ -56,7 +57,13 @@ impl BloomFilterPolicy {
 
     /// Appends a filter for `keys` to `dst`: the bit array, then one byte holding k.
     pub fn create_filter(&self, keys: &[&[u8]], dst: &mut Vec<u8>) {
-        let bits = (keys.len() * self.bits_per_key).max(64);
+        let hashes: Vec<u32> = keys.iter().map(|k| bloom_hash(k)).collect();
+        self.create_filter_from_hashes(&hashes, dst);
+    }
+
+    /// [`Self::create_filter`] for keys known only by their [`bloom_hash`].
+    pub fn create_filter_from_hashes(&self, hashes: &[u32], dst: &mut Vec<u8>) {
+        let bits = (hashes.len() * self.bits_per_key).max(64);
         let bytes = bits.div_ceil(8);
         let bits = bytes * 8;
         let k = self.probes();
@@ -64,8 +71,8 @@ impl BloomFilterPolicy {
         dst.resize(start + bytes, 0);
         dst.push(k);
         let array = &mut dst[start..start + bytes];
-        for key in keys {
-            let mut h = bloom_hash(key);
+        for &hash in hashes {
+            let mut h = hash;
             let delta = h.rotate_right(17);
             for _ in 0..k {
                 let bit = h as usize % bits;
@@ -104,9 +111,8 @@ impl BloomFilterPolicy {
 /// Builds the filter block of a table while its data blocks are written.
 pub struct FilterBlockBuilder {
     policy: BloomFilterPolicy,
-    /// User keys of the current filter, concatenated; `starts` marks where each begins.
-    keys: Vec<u8>,
-    starts: Vec<usize>,
+    /// [`bloom_hash`]es of the current filter's user keys: all a filter needs.
+    hashes: Vec<u32>,
     result: Vec<u8>,
     filter_offsets: Vec<u32>,
 }
@@ -115,8 +121,7 @@ impl FilterBlockBuilder {
     pub fn new(policy: BloomFilterPolicy) -> FilterBlockBuilder {
         FilterBlockBuilder {
             policy,
-            keys: Vec::new(),
-            starts: Vec::new(),
+            hashes: Vec::new(),
             result: Vec::new(),
             filter_offsets: Vec::new(),
         }
@@ -131,13 +136,17 @@ impl FilterBlockBuilder {
     }
 
     pub fn add_key(&mut self, user_key: &[u8]) {
-        self.starts.push(self.keys.len());
-        self.keys.extend_from_slice(user_key);
+        self.add_key_hash(bloom_hash(user_key));
+    }
+
+    /// [`Self::add_key`] for a key already hashed with [`bloom_hash`].
+    pub fn add_key_hash(&mut self, hash: u32) {
+        self.hashes.push(hash);
     }
 
     /// Returns the finished block: filters, their offsets, the offset array's offset, 11.
     pub fn finish(&mut self) -> &[u8] {
-        if !self.starts.is_empty() {
+        if !self.hashes.is_empty() {
             self.generate_filter();
         }
         let array_offset = self.result.len() as u32;
@@ -151,19 +160,12 @@ impl FilterBlockBuilder {
 
     fn generate_filter(&mut self) {
         self.filter_offsets.push(self.result.len() as u32);
-        if self.starts.is_empty() {
+        if self.hashes.is_empty() {
             return;
         }
-        let ends = self.starts.iter().skip(1).copied().chain([self.keys.len()]);
-        let keys: Vec<&[u8]> = self
-            .starts
-            .iter()
-            .zip(ends)
-            .map(|(&s, e)| &self.keys[s..e])
-            .collect();
-        self.policy.create_filter(&keys, &mut self.result);
-        self.keys.clear();
-        self.starts.clear();
+        self.policy
+            .create_filter_from_hashes(&self.hashes, &mut self.result);
+        self.hashes.clear();
     }
 }
 

@@ -2,6 +2,7 @@
 //! a bloom filter block, a meta-index, an index and a 48-byte footer. Writing goes
 //! through [`TableBuilder`], reading through [`Table`], and [`TableCache`] keeps tables open.
 
+pub mod background_file;
 pub mod block;
 pub mod block_builder;
 pub mod block_cache;
@@ -15,6 +16,7 @@ pub mod reader;
 #[cfg(test)]
 pub(crate) mod test_util;
 
+pub use background_file::BackgroundWritableFile;
 pub use block::{Block, BlockIter};
 pub use block_builder::BlockBuilder;
 pub use builder::TableBuilder;
