@@ -58,12 +58,9 @@ impl DbInner {
     /// One round of background work, then wakes everybody waiting on its outcome.
     fn background_call(&self, st: &mut MutexGuard<'_, DbState>) {
         st.bg_running = true;
-        // WALs sealed since the last round become durable first, off the write path.
-        if let Err(e) = MutexGuard::unlocked(st, || self.sync_sealed_logs()) {
-            self.record_background_error(st, e);
-        } else {
-            self.background_compaction(st);
-        }
+        self.background_compaction(st);
+        let log_number = st.versions.log_number();
+        MutexGuard::unlocked(st, || self.drop_obsolete_sealed_logs(log_number));
         st.bg_running = false;
         // The flush may have made room: writers and flush(wait) callers re-check.
         self.bg_cv.notify_all();

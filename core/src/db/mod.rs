@@ -82,12 +82,15 @@ struct ImmutableMemTable {
     stalled_writers: bool,
 }
 
-/// WALs that `switch_memtable` sealed, waiting for their fsync, and whether the
-/// directory entry of the WAL that replaced them still needs one. Syncing them off the
-/// write path keeps an fsync out of the put that fills a memtable.
+/// WALs that `switch_memtable` sealed and nobody has synced yet, each with the number of
+/// the WAL that replaced it, and whether that newest WAL's directory entry still needs a
+/// sync. A sync write syncs them first (it must not be durable while earlier writes are
+/// not); a flush that makes one obsolete drops it unsynced, as LevelDB does, since its
+/// table holds the writes. Neither the put that fills a memtable nor the flush waits on
+/// an fsync of the old WAL.
 #[derive(Default)]
 struct SealedLogs {
-    logs: Vec<log::Writer>,
+    logs: Vec<(FileNumber, log::Writer)>,
     dir_sync: bool,
 }
 

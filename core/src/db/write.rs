@@ -17,6 +17,7 @@ use crate::events::{
     FlushReason, MemTableInfo, WriteStallCause, WriteStallCondition, WriteStallInfo,
 };
 use crate::filename::log_file_name;
+use crate::filename::FileNumber;
 use crate::key::SequenceNumber;
 use crate::log;
 use crate::memtable::MemTable;
@@ -255,15 +256,15 @@ impl DbInner {
                 return Err(e);
             }
         };
-        // The sealed WAL and the new WAL's directory entry are synced soon after, off the
-        // write path: by the worker, or by the next sync write, which needs them first.
+        // The sealed WAL and the new WAL's directory entry are synced by the next sync
+        // write, which needs them first, or never (the flush makes the WAL obsolete).
         {
             let mut log = self.log.lock();
             let Some(old) = log.replace(log::Writer::new(file)) else {
                 return Err(Error::Closed);
             };
             let mut sealed = self.sealed_logs.lock();
-            sealed.logs.push(old);
+            sealed.logs.push((new_log_number, old));
             sealed.dir_sync = true;
         }
         let sealed = std::mem::replace(&mut st.mem, Arc::new(MemTable::new()));
@@ -339,12 +340,27 @@ fn build_batch_group(st: &mut DbState, group: &mut WriteBatch, leader_sync: bool
 }
 
 impl DbInner {
+    /// Forgets the sealed WALs that `log_number` (the oldest live WAL) made obsolete: their
+    /// memtables are in tables now, so they need no sync.
+    pub(super) fn drop_obsolete_sealed_logs(&self, log_number: FileNumber) {
+        let obsolete: Vec<_> = {
+            let mut sealed = self.sealed_logs.lock();
+            let keep = sealed
+                .logs
+                .iter()
+                .position(|(replaced_by, _)| *replaced_by > log_number);
+            let end = keep.unwrap_or(sealed.logs.len());
+            sealed.logs.drain(..end).collect()
+        };
+        drop(obsolete);
+    }
+
     /// Syncs the WALs sealed since the last call, oldest first, then the directory (the
     /// newest WAL's entry). Holds `sealed_logs` throughout, so a caller that returns Ok
     /// knows every sealed WAL is durable, even if another thread did the syncing.
     pub(super) fn sync_sealed_logs(&self) -> Result<()> {
         let mut sealed = self.sealed_logs.lock();
-        while let Some(log) = sealed.logs.first_mut() {
+        while let Some((_, log)) = sealed.logs.first_mut() {
             log.sync()?;
             sealed.logs.remove(0);
         }
