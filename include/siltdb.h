@@ -153,7 +153,7 @@
 #define SILTDB_STALL_NORMAL 0
 
 /**
- * Write-stall condition: each write is delayed by 1 ms.
+ * Write-stall condition: each write is delayed by 200 us.
  */
 #define SILTDB_STALL_DELAYED 1
 
@@ -473,7 +473,7 @@ void siltdb_options_set_block_size(struct siltdb_options_t *opts, size_t bytes);
 void siltdb_options_set_max_open_files(struct siltdb_options_t *opts, int v);
 
 /**
- * Level-0 file count at which each write is delayed by 1 ms (default 8), reported as
+ * Level-0 file count at which each write is delayed by 200 us (default 8), reported as
  * SILTDB_STALL_DELAYED. Must not exceed the stop trigger, or `siltdb_open` fails with
  * SILTDB_INVALID_ARGUMENT, as does a negative value.
  */

@@ -20,7 +20,7 @@ pub const SILTDB_FLUSH_SHUTDOWN: i32 = 4;
 
 /// Write-stall condition: writes proceed at full speed.
 pub const SILTDB_STALL_NORMAL: i32 = 0;
-/// Write-stall condition: each write is delayed by 1 ms.
+/// Write-stall condition: each write is delayed by 200 us.
 pub const SILTDB_STALL_DELAYED: i32 = 1;
 /// Write-stall condition: writers wait for background work.
 pub const SILTDB_STALL_STOPPED: i32 = 2;

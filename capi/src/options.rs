@@ -209,7 +209,7 @@ pub unsafe extern "C" fn siltdb_options_set_max_open_files(opts: *mut siltdb_opt
     unsafe { set(opts, |o| o.max_open_files = v) }
 }
 
-/// Level-0 file count at which each write is delayed by 1 ms (default 8), reported as
+/// Level-0 file count at which each write is delayed by 200 us (default 8), reported as
 /// SILTDB_STALL_DELAYED. Must not exceed the stop trigger, or `siltdb_open` fails with
 /// SILTDB_INVALID_ARGUMENT, as does a negative value.
 #[no_mangle]

@@ -49,7 +49,8 @@ pub struct Options {
     /// ones waiting for their flush (2, RocksDB's name). More lets writers keep going
     /// while a slow flush runs, at the cost of memory.
     pub max_write_buffer_number: usize,
-    /// Level-0 file count at which each write is delayed by 1 ms (8).
+    /// Level-0 file count at which each write is delayed by 200 us (8; LevelDB delays by
+    /// 1 ms, which makes each such write take a millisecond).
     pub level0_slowdown_writes_trigger: usize,
     /// Level-0 file count at which writes wait for compaction (12).
     pub level0_stop_writes_trigger: usize,

@@ -95,7 +95,7 @@ impl FlushInfo {
 
 /// How writers are throttled now and before, as passed to on_write_stall.
 ///
-/// condition and previous are 'normal', 'delayed' (each write waits 1 ms) or 'stopped'
+/// condition and previous are 'normal', 'delayed' (each write waits 200 us) or 'stopped'
 /// (writers wait for background work); cause is 'none', 'memtable_limit',
 /// 'level0_slowdown' or 'level0_stop'.
 #[pyclass(module = "siltdb", name = "WriteStallInfo", frozen, get_all)]

@@ -173,14 +173,14 @@ impl DbInner {
                 return Err(e);
             } else if allow_delay && level0_files >= self.options.level0_slowdown_writes_trigger {
                 // Hand the worker some CPU instead of stalling one write for seconds
-                // later: each write is delayed once, by 1 ms.
+                // later: each write is delayed once, by SLOWDOWN_DELAY.
                 self.set_stall_condition(
                     st,
                     WriteStallCondition::Delayed,
                     WriteStallCause::Level0Slowdown,
                 );
                 let start = Instant::now();
-                MutexGuard::unlocked(st, || std::thread::sleep(Duration::from_millis(1)));
+                MutexGuard::unlocked(st, || std::thread::sleep(SLOWDOWN_DELAY));
                 st.counters.write_stalls += 1;
                 st.counters.write_stall_micros += start.elapsed().as_micros() as u64;
                 allow_delay = false;
@@ -294,6 +294,12 @@ pub(super) fn sticky(e: &Error) -> Error {
         other => Error::Background(Arc::new(other.clone())),
     }
 }
+
+/// The delay of each write while level 0 is at its slowdown trigger. LevelDB sleeps
+/// 1 ms, which makes every such write a millisecond-long one; 200 us still caps writes
+/// at a few thousand a second, far below what compaction absorbs, and gives the worker
+/// the core, without a write ever taking a millisecond for it.
+const SLOWDOWN_DELAY: Duration = Duration::from_micros(200);
 
 /// How long a sync leader waits for the writers of the previous sync group to queue again.
 const SYNC_GATHER: Duration = Duration::from_micros(50);

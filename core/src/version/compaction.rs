@@ -22,6 +22,8 @@ use super::version::{total_file_size, Version, NUM_LEVELS};
 pub struct CompactionConfig {
     /// Level-0 file count that makes level 0 due for compaction.
     pub level0_file_num_compaction_trigger: usize,
+    /// Level-0 file count at which writes are slowed down.
+    pub level0_slowdown_writes_trigger: usize,
     /// Target size of a compaction output file.
     pub max_file_size: u64,
 }
@@ -30,6 +32,7 @@ impl CompactionConfig {
     pub fn from_options(options: &Options) -> CompactionConfig {
         CompactionConfig {
             level0_file_num_compaction_trigger: options.level0_file_num_compaction_trigger.max(1),
+            level0_slowdown_writes_trigger: options.level0_slowdown_writes_trigger,
             max_file_size: options.max_file_size,
         }
     }
@@ -67,7 +70,20 @@ impl Version {
     /// Computes which level most needs compaction. Level 0 is scored by file count
     /// (every level-0 file is read by every lookup, so the count is what hurts), deeper
     /// levels by bytes over their budget. The last level is never a compaction source.
+    ///
+    /// Unlike LevelDB, level 0 goes first, whatever the other scores, once it is two files
+    /// short of slowing writes down: a run of level-1 compactions would otherwise let it
+    /// reach the slowdown, and every write would then wait a millisecond.
     pub(super) fn finalize(&mut self, config: &CompactionConfig) {
+        let level0_files = self.files[0].len();
+        if level0_files >= config.level0_file_num_compaction_trigger
+            && level0_files + 2 >= config.level0_slowdown_writes_trigger
+        {
+            self.compaction_level = 0;
+            self.compaction_score =
+                level0_files as f64 / config.level0_file_num_compaction_trigger as f64;
+            return;
+        }
         let mut best_level = 0;
         let mut best_score = -1.0;
         for level in 0..NUM_LEVELS - 1 {
@@ -455,6 +471,7 @@ mod tests {
     fn config() -> CompactionConfig {
         CompactionConfig {
             level0_file_num_compaction_trigger: 4,
+            level0_slowdown_writes_trigger: 8,
             max_file_size: 2 * MB,
         }
     }
@@ -514,6 +531,23 @@ mod tests {
         assert_eq!(c.level(), 1);
         assert_eq!(numbers(c.inputs(0)), vec![10]);
         assert_eq!(numbers(c.inputs(1)), vec![20, 21]);
+    }
+
+    #[test]
+    fn level_zero_goes_first_when_two_files_short_of_slowing_writes() {
+        let config = config();
+        let near = config.level0_slowdown_writes_trigger - 2;
+        let mut files: Vec<_> = (0..near as u64)
+            .map(|n| (0, file(n + 1, "a", "z", 100)))
+            .collect();
+        // Level 1 ten times over its budget scores far higher than level 0...
+        files.push((1, file(100, "a", "z", 100 * MB)));
+        let (_dir, vs) = version_set(&files);
+        assert_eq!(vs.current().compaction_level(), 0, "{near} level-0 files");
+        // ...and wins with one level-0 file fewer.
+        files.remove(0);
+        let (_dir, vs) = version_set(&files);
+        assert_eq!(vs.current().compaction_level(), 1);
     }
 
     #[test]
