@@ -40,6 +40,8 @@ thread_local! {
 /// that its own latency stays small (LevelDB's limits).
 const MAX_GROUP_BYTES: usize = 1 << 20;
 const SMALL_WRITE_BYTES: usize = 128 << 10;
+/// glibc may serve allocations this large with mmap, so freeing one can be a system call.
+const LARGE_GROUP_BYTES: usize = 128 << 10;
 
 impl Db {
     /// Stores `value` under `key`.
@@ -123,8 +125,11 @@ impl DbInner {
             Err(e) => self.record_background_error(st, e.clone()),
         }
         st.writers.complete(followers, &result);
-        // Free the group's buffers without the lock.
-        MutexGuard::unlocked(st, move || drop((group, mem)));
+        // A large group's buffer may go back to the OS (a munmap): free it unlocked.
+        // A small one is cheaper to free here than the unlock and relock would be.
+        if group.approximate_size() >= LARGE_GROUP_BYTES {
+            MutexGuard::unlocked(st, move || drop((group, mem)));
+        }
         result
     }
 
