@@ -1,13 +1,15 @@
 //! siltdb: an embeddable, LevelDB-compatible LSM key-value engine.
 //!
-//! A put goes through the writer queue (`db/write.rs`) into the write-ahead log
-//! (`log/`) and the memtable (`memtable.rs`). A full memtable is sealed and flushed by
+//! A put goes through the writer queue (`db/write.rs`, group commit in
+//! `db/writer_queue.rs`) into the write-ahead log (`log/`) and the memtable
+//! (`memtable/`). A full memtable is sealed and flushed by
 //! the background worker — minor compaction, LevelDB's steps in snake_case:
 //! `maybe_schedule_compaction` → `background_call` → `background_compaction` →
 //! `compact_memtable` → `write_level0_table` → `build_table` (`db/flush.rs`,
 //! `table/builder.rs`) → `log_and_apply` (`version/set.rs`) → `remove_obsolete_files`
 //! (`db/obsolete.rs`). Leveled compaction (`db/compaction.rs`, `version/compaction.rs`)
-//! keeps level 0 small. Reads merge memtables and tables (`db/read.rs`, `db/iter.rs`).
+//! keeps level 0 small, and moves down tables that reads check in vain (seek compaction).
+//! Reads merge memtables and tables (`db/read.rs`, `db/iter.rs`).
 //! Listeners (`events.rs`) hear about every flush and compaction, in order, on a per-Db
 //! event thread (`db/notifier.rs`). Files are LevelDB 1.23's, byte for byte.
 //!
