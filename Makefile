@@ -58,6 +58,10 @@ demo: lib python-module
 	rm -rf $(BUILD)/hello-c && mkdir -p $(BUILD)/hello-c
 	$(BUILD)/hello $(BUILD)/hello-c
 	$(VPY) examples/python/hello.py
+	@mkdir -p $(BUILD)/cpp
+	$(CXX) $(CXX_FLAGS) examples/cpp/hello.cpp -o $(BUILD)/cpp/hello $(LINK_SHARED)
+	rm -rf $(BUILD)/hello-cpp && mkdir -p $(BUILD)/hello-cpp
+	$(BUILD)/cpp/hello $(BUILD)/hello-cpp
 	$(CC) $(C_FLAGS) examples/c/observe_flush.c -o $(BUILD)/observe_flush $(LINK_SHARED)
 	rm -rf $(BUILD)/observe-c && mkdir -p $(BUILD)/observe-c
 	$(BUILD)/observe_flush $(BUILD)/observe-c
