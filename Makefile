@@ -41,7 +41,7 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
         ctypes-example venv python-module python-tests bench bench-python loom c-asan-tests
 
 help:
-	@echo "make demo    build everything and run the examples in examples/c and examples/python"
+	@echo "make demo    build everything and run the examples in examples/c, examples/cpp and examples/python"
 	@echo "make test    fmt, clippy, cargo tests, loom models, C tests (shared + static, valgrind),"
 	@echo "             ASan C tests, ctypes example, Python tests"
 	@echo "make header  regenerate include/siltdb.h from capi/"
