@@ -85,16 +85,10 @@ impl DbInner {
                 // One lookup key and one key buffer serve every table consulted.
                 let target = make_internal_key(key, seq, VALUE_TYPE_FOR_SEEK);
                 let mut scratch = Vec::new();
-                let (found, seek_compaction_due) =
-                    view.version.get_charging_seeks(key, |file| {
-                        self.table_cache.get(
-                            &read,
-                            file.number,
-                            file.file_size,
-                            &target,
-                            &mut scratch,
-                        )
-                    })?;
+                let (found, seek_compaction_due) = view.version.get(key, |file| {
+                    self.table_cache
+                        .get(&read, file.number, file.file_size, &target, &mut scratch)
+                })?;
                 if seek_compaction_due {
                     self.maybe_schedule_compaction(&mut self.state.lock());
                 }

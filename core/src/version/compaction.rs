@@ -524,7 +524,7 @@ mod tests {
         assert!(!vs.needs_compaction());
         let current = vs.current();
         for _ in 0..100 {
-            current.get_charging_seeks(b"h", |_| Ok(None)).expect("get");
+            current.get(b"h", |_| Ok(None)).expect("get");
         }
         assert!(vs.needs_compaction());
         let c = vs.pick_compaction().expect("seek compaction");

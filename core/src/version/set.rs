@@ -186,7 +186,9 @@ impl VersionSet {
             snapshot,
             record,
             version: Some(version),
-            edit: edit.clone(),
+            log_number: edit.log_number,
+            prev_log_number: edit.prev_log_number,
+            compact_pointers: edit.compact_pointers.clone(),
         })
     }
 
@@ -217,15 +219,14 @@ impl VersionSet {
         if let Some(version) = pending.version.take() {
             self.install(version);
         }
-        let edit = &pending.edit;
-        if let Some(n) = edit.log_number {
+        if let Some(n) = pending.log_number {
             self.log_number = n;
         }
-        if let Some(n) = edit.prev_log_number {
+        if let Some(n) = pending.prev_log_number {
             self.prev_log_number = n;
         }
-        for (level, key) in &edit.compact_pointers {
-            self.compact_pointers[*level] = Some(key.clone());
+        for (level, key) in pending.compact_pointers.drain(..) {
+            self.compact_pointers[level] = Some(key);
         }
         Ok(())
     }
@@ -335,7 +336,10 @@ pub struct PendingApply {
     /// The encoded edit.
     record: Vec<u8>,
     version: Option<Version>,
-    edit: VersionEdit,
+    /// What `finish_apply` records from the edit once it is durable.
+    log_number: Option<FileNumber>,
+    prev_log_number: Option<FileNumber>,
+    compact_pointers: Vec<(usize, InternalKey)>,
 }
 
 impl PendingApply {

@@ -62,19 +62,11 @@ impl Version {
     /// On a deeper level, compaction may have split one user key's versions across two
     /// adjacent files; both are visited in order, so a snapshot read that finds nothing
     /// old enough in the first still sees the second.
-    pub fn get(
-        &self,
-        user_key: &[u8],
-        lookup: impl FnMut(&FileMetaData) -> Result<Option<LookupResult>>,
-    ) -> Result<Option<LookupResult>> {
-        self.get_charging_seeks(user_key, lookup)
-            .map(|(found, _)| found)
-    }
-
-    /// `get` that also charges a seek to the first file it checked when it had to check
-    /// more than one (LevelDB's UpdateStats). True when that used up the file's budget
+    ///
+    /// It also charges a seek to the first file it checked when it had to check more than
+    /// one (LevelDB's UpdateStats). The bool is true when that used up the file's budget
     /// and made it this version's `file_to_compact`: the caller schedules a compaction.
-    pub fn get_charging_seeks(
+    pub fn get(
         &self,
         user_key: &[u8],
         mut lookup: impl FnMut(&FileMetaData) -> Result<Option<LookupResult>>,
@@ -312,7 +304,7 @@ mod tests {
             (1, file(2, "a", "z", 1)),
         ]);
         let mut visited = Vec::new();
-        let got = v
+        let (got, _) = v
             .get(b"k", |f| {
                 visited.push(f.number.0);
                 Ok((f.number.0 == 5).then(|| LookupResult::Found(b"v5".to_vec())))
@@ -322,7 +314,7 @@ mod tests {
         assert_eq!(visited, vec![9, 5]);
 
         let mut visited = Vec::new();
-        let got = v
+        let (got, _) = v
             .get(b"p", |f| {
                 visited.push(f.number.0);
                 Ok(None)
@@ -342,26 +334,23 @@ mod tests {
         let miss = |_: &FileMetaData| Ok(None);
         // Found in the first file checked: nothing to charge.
         let (found, due) = v
-            .get_charging_seeks(b"k", |f| {
+            .get(b"k", |f| {
                 Ok((f.number.0 == 10).then_some(LookupResult::Deleted))
             })
             .expect("get");
         assert_eq!((found, due), (Some(LookupResult::Deleted), false));
         assert_eq!(v.files[1][0].allowed_seeks.remaining(), 100);
         // A key outside every file checks nothing.
-        assert!(!v.get_charging_seeks(b"~", miss).expect("get").1);
+        assert!(!v.get(b"~", miss).expect("get").1);
         for i in 1..100 {
-            assert!(
-                !v.get_charging_seeks(b"k", miss).expect("get").1,
-                "read {i}"
-            );
+            assert!(!v.get(b"k", miss).expect("get").1, "read {i}");
         }
         assert!(v.file_to_compact().is_none());
-        assert!(v.get_charging_seeks(b"k", miss).expect("get").1, "read 100");
+        assert!(v.get(b"k", miss).expect("get").1, "read 100");
         let (level, f) = v.file_to_compact().expect("file to compact");
         assert_eq!((level, f.number.0), (1, 10));
         // Reported once; the second file checked is never charged.
-        assert!(!v.get_charging_seeks(b"k", miss).expect("get").1);
+        assert!(!v.get(b"k", miss).expect("get").1);
         assert_eq!(v.files[2][0].allowed_seeks.remaining(), 100);
     }
 
@@ -394,7 +383,9 @@ mod tests {
         })
         .expect("get");
         assert_eq!(visited, vec![20]);
-        let err = v.get(b"a", |_| Err(Error::corruption("bad block")));
+        let err = v
+            .get(b"a", |_| Err(Error::corruption("bad block")))
+            .map(|(found, _)| found);
         assert!(matches!(err, Err(Error::Corruption(_))));
     }
 
