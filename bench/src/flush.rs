@@ -25,8 +25,8 @@ pub fn run(r: &mut Runner<'_>) -> Result<BenchResult, String> {
     let memtable_bytes = f64::from(entries) * per_entry;
 
     // Both engines get the same entries. The write buffer is set well above them so that
-    // neither flushes by itself during the fill (siltdb charges more per entry than
-    // LevelDB does); the flush itself does not depend on the setting.
+    // neither flushes by itself during the fill (the two engines count a memtable's
+    // bytes a little differently); the flush itself does not depend on the setting.
     let fill = EngineConfig {
         write_buffer_size: w.saturating_mul(4),
         ..r.config
