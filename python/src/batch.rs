@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use siltdb::{WriteBatch, WriteOptions};
 
-use crate::bytes_like::to_bytes;
+use crate::bytes_like::bytes_arg;
 use crate::db::PyDb;
 use crate::errors::to_py_err;
 use crate::iterator::concat;
@@ -53,7 +53,7 @@ impl PyWriteBatch {
     /// Runs `f` on the key as stored: borrowed from the caller's bytes, or with the
     /// prefix prepended (the one copy a PrefixedDB batch needs).
     fn with_full_key<T>(&self, key: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         Ok(match &self.prefix {
             Some(p) => f(&concat(p, key.as_bytes())),
             None => f(key.as_bytes()),
@@ -80,7 +80,7 @@ impl PyWriteBatch {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         self.check_open(py)?;
-        let value = to_bytes(value, "value")?;
+        let value = bytes_arg(value, "value")?;
         self.with_full_key(key, |key| lock(&self.batch).put(key, value.as_bytes()))
     }
 

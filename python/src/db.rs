@@ -19,7 +19,7 @@ use pyo3::PyTraverseError;
 use siltdb::{Db, ErrorKind, FlushOptions, Options, ReadOptions, WriteOptions};
 
 use crate::batch::PyWriteBatch;
-use crate::bytes_like::to_bytes;
+use crate::bytes_like::{bytes_arg, to_bytes};
 use crate::errors::to_py_err;
 use crate::iterator::{IterArgs, PyIterator, PyRawIterator};
 use crate::listener::{InFlight, PyListener};
@@ -151,8 +151,8 @@ impl PyDb {
         value: &Bound<'_, PyAny>,
         sync: bool,
     ) -> PyResult<()> {
-        let key = to_bytes(key, "key")?;
-        let value = to_bytes(value, "value")?;
+        let key = bytes_arg(key, "key")?;
+        let value = bytes_arg(value, "value")?;
         self.put_raw(py, key.as_bytes(), value.as_bytes(), sync)
     }
 
@@ -170,7 +170,7 @@ impl PyDb {
         verify_checksums: bool,
         fill_cache: bool,
     ) -> PyResult<Py<PyAny>> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         let opts = ReadOptions {
             verify_checksums,
             fill_cache,
@@ -182,7 +182,7 @@ impl PyDb {
     /// Remove key. Deleting a missing key is not an error.
     #[pyo3(signature = (key, *, sync = false))]
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>, sync: bool) -> PyResult<()> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         self.delete_raw(py, key.as_bytes(), sync)
     }
 
@@ -209,8 +209,8 @@ impl PyDb {
         start: Option<&Bound<'_, PyAny>>,
         stop: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let start = start.map(|k| to_bytes(k, "start")).transpose()?;
-        let stop = stop.map(|k| to_bytes(k, "stop")).transpose()?;
+        let start = start.map(|k| bytes_arg(k, "start")).transpose()?;
+        let stop = stop.map(|k| bytes_arg(k, "stop")).transpose()?;
         let start = start.as_ref().map(|b| b.as_bytes());
         let stop = stop.as_ref().map(|b| b.as_bytes());
         py.detach(|| self.db.compact_range(start, stop))
