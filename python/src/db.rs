@@ -18,7 +18,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use siltdb::{Db, ErrorKind, FlushOptions, Options, ReadOptions, WriteOptions};
 
-use crate::batch::PyWriteBatch;
+use crate::batch::{PyWriteBatch, SpareBatch};
 use crate::bytes_like::{bytes_arg, to_bytes};
 use crate::errors::to_py_err;
 use crate::iterator::{IterArgs, PyIterator, PyRawIterator};
@@ -58,6 +58,8 @@ pub struct PyDb {
     /// (every WriteBatch.put) read this instead of `Db::is_closed`, which takes the DB's
     /// state lock, with the GIL held, while background work may hold it.
     closed: AtomicBool,
+    /// The buffer of the last batch written, for the next WriteBatch to fill.
+    spare_batch: SpareBatch,
 }
 
 #[pymethods]
@@ -136,6 +138,7 @@ impl PyDb {
             name: name.unbind(),
             listener,
             closed: AtomicBool::new(false),
+            spare_batch: SpareBatch::default(),
         })
     }
 
@@ -228,6 +231,7 @@ impl PyDb {
         if self.db.is_closed() {
             self.closed.store(true, Ordering::Release);
             self.release_listener();
+            self.spare_batch.clear();
         }
         result.map_err(|e| to_py_err(py, e))
     }
@@ -439,6 +443,11 @@ impl PyDb {
     /// The engine handle, for the iterator, snapshot and batch objects.
     pub fn engine(&self) -> &Db {
         &self.db
+    }
+
+    /// The buffer kept for the next WriteBatch of this DB.
+    pub fn spare_batch(&self) -> &SpareBatch {
+        &self.spare_batch
     }
 
     /// True once close() has closed the engine; lock-free.
