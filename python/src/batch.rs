@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use siltdb::{WriteBatch, WriteOptions};
 
-use crate::bytes_like::to_bytes;
+use crate::bytes_like::bytes_arg;
 use crate::db::PyDb;
 use crate::errors::to_py_err;
 use crate::iterator::concat;
@@ -27,18 +27,49 @@ pub struct PyWriteBatch {
     batch: Mutex<WriteBatch>,
 }
 
-fn lock(m: &Mutex<WriteBatch>) -> MutexGuard<'_, WriteBatch> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A batch larger than this is not kept for reuse: 1 MiB, the engine's largest write
+/// group, is far more than a typical batch, and a spare holds its memory until reused.
+const MAX_SPARE_BYTES: usize = 1 << 20;
+
+/// One emptied batch buffer kept by a DB for its next WriteBatch. Filling a fresh batch
+/// reallocates (and copies) its buffer a dozen times on the way to a typical size of
+/// 100 KiB or so; a reused one already has the room.
+#[derive(Default)]
+pub struct SpareBatch(Mutex<Option<WriteBatch>>);
+
+impl SpareBatch {
+    /// The spare buffer (emptied), or a new batch when there is none.
+    pub fn take(&self) -> WriteBatch {
+        lock(&self.0).take().unwrap_or_default()
+    }
+
+    /// Keeps `batch`'s buffer, emptied, for the next `take` unless it is too large.
+    pub fn give_back(&self, mut batch: WriteBatch) {
+        if batch.approximate_size() <= MAX_SPARE_BYTES {
+            batch.clear();
+            *lock(&self.0) = Some(batch);
+        }
+    }
+
+    /// Frees the spare buffer (at close).
+    pub fn clear(&self) {
+        lock(&self.0).take();
+    }
 }
 
 impl PyWriteBatch {
     pub fn new(db: Py<PyDb>, prefix: Option<Vec<u8>>, transaction: bool, sync: bool) -> Self {
+        let batch = Mutex::new(db.get().spare_batch().take());
         PyWriteBatch {
             db,
             prefix,
             transaction,
             sync,
-            batch: Mutex::new(WriteBatch::new()),
+            batch,
         }
     }
 
@@ -53,7 +84,7 @@ impl PyWriteBatch {
     /// Runs `f` on the key as stored: borrowed from the caller's bytes, or with the
     /// prefix prepended (the one copy a PrefixedDB batch needs).
     fn with_full_key<T>(&self, key: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         Ok(match &self.prefix {
             Some(p) => f(&concat(p, key.as_bytes())),
             None => f(key.as_bytes()),
@@ -80,7 +111,7 @@ impl PyWriteBatch {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         self.check_open(py)?;
-        let value = to_bytes(value, "value")?;
+        let value = bytes_arg(value, "value")?;
         self.with_full_key(key, |key| lock(&self.batch).put(key, value.as_bytes()))
     }
 
@@ -117,7 +148,9 @@ impl PyWriteBatch {
         self.check_open(py)?;
         // A copy: the lock is not held across the write, and the batch stays as it is.
         let batch = lock(&self.batch).clone();
-        self.write_to_db(py, &batch)
+        self.write_to_db(py, &batch)?;
+        self.db.get().spare_batch().give_back(batch);
+        Ok(())
     }
 
     /// Return the batch itself; it is written when the with block ends.
@@ -140,6 +173,7 @@ impl PyWriteBatch {
         // Taken rather than copied: the batch is empty after the block either way.
         let batch = std::mem::take(&mut *lock(&self.batch));
         if discard {
+            self.db.get().spare_batch().give_back(batch);
             return Ok(false);
         }
         if let Err(e) = self.write_to_db(py, &batch) {
@@ -150,6 +184,7 @@ impl PyWriteBatch {
             current.append(&added);
             return Err(e);
         }
+        self.db.get().spare_batch().give_back(batch);
         Ok(false)
     }
 }

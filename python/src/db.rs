@@ -18,8 +18,8 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use siltdb::{Db, ErrorKind, FlushOptions, Options, ReadOptions, WriteOptions};
 
-use crate::batch::PyWriteBatch;
-use crate::bytes_like::to_bytes;
+use crate::batch::{PyWriteBatch, SpareBatch};
+use crate::bytes_like::{bytes_arg, to_bytes};
 use crate::errors::to_py_err;
 use crate::iterator::{IterArgs, PyIterator, PyRawIterator};
 use crate::listener::{InFlight, PyListener};
@@ -58,6 +58,8 @@ pub struct PyDb {
     /// (every WriteBatch.put) read this instead of `Db::is_closed`, which takes the DB's
     /// state lock, with the GIL held, while background work may hold it.
     closed: AtomicBool,
+    /// The buffer of the last batch written, for the next WriteBatch to fill.
+    spare_batch: SpareBatch,
 }
 
 #[pymethods]
@@ -136,6 +138,7 @@ impl PyDb {
             name: name.unbind(),
             listener,
             closed: AtomicBool::new(false),
+            spare_batch: SpareBatch::default(),
         })
     }
 
@@ -151,8 +154,8 @@ impl PyDb {
         value: &Bound<'_, PyAny>,
         sync: bool,
     ) -> PyResult<()> {
-        let key = to_bytes(key, "key")?;
-        let value = to_bytes(value, "value")?;
+        let key = bytes_arg(key, "key")?;
+        let value = bytes_arg(value, "value")?;
         self.put_raw(py, key.as_bytes(), value.as_bytes(), sync)
     }
 
@@ -170,7 +173,7 @@ impl PyDb {
         verify_checksums: bool,
         fill_cache: bool,
     ) -> PyResult<Py<PyAny>> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         let opts = ReadOptions {
             verify_checksums,
             fill_cache,
@@ -182,7 +185,7 @@ impl PyDb {
     /// Remove key. Deleting a missing key is not an error.
     #[pyo3(signature = (key, *, sync = false))]
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>, sync: bool) -> PyResult<()> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         self.delete_raw(py, key.as_bytes(), sync)
     }
 
@@ -209,8 +212,8 @@ impl PyDb {
         start: Option<&Bound<'_, PyAny>>,
         stop: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let start = start.map(|k| to_bytes(k, "start")).transpose()?;
-        let stop = stop.map(|k| to_bytes(k, "stop")).transpose()?;
+        let start = start.map(|k| bytes_arg(k, "start")).transpose()?;
+        let stop = stop.map(|k| bytes_arg(k, "stop")).transpose()?;
         let start = start.as_ref().map(|b| b.as_bytes());
         let stop = stop.as_ref().map(|b| b.as_bytes());
         py.detach(|| self.db.compact_range(start, stop))
@@ -228,6 +231,7 @@ impl PyDb {
         if self.db.is_closed() {
             self.closed.store(true, Ordering::Release);
             self.release_listener();
+            self.spare_batch.clear();
         }
         result.map_err(|e| to_py_err(py, e))
     }
@@ -439,6 +443,11 @@ impl PyDb {
     /// The engine handle, for the iterator, snapshot and batch objects.
     pub fn engine(&self) -> &Db {
         &self.db
+    }
+
+    /// The buffer kept for the next WriteBatch of this DB.
+    pub fn spare_batch(&self) -> &SpareBatch {
+        &self.spare_batch
     }
 
     /// True once close() has closed the engine; lock-free.

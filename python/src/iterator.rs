@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use siltdb::{DbIterator, ReadOptions, SnapshotId};
 
-use crate::bytes_like::to_bytes;
+use crate::bytes_like::bytes_arg;
 use crate::db::PyDb;
 use crate::errors::{to_py_err, IteratorInvalidError};
 
@@ -158,7 +158,7 @@ impl PyIterator {
     ) -> PyResult<PyIterator> {
         let opt = |o: Option<&Bound<'_, PyAny>>, what| -> PyResult<Option<Vec<u8>>> {
             o.filter(|v| !v.is_none())
-                .map(|v| to_bytes(v, what).map(|b| b.as_bytes().to_vec()))
+                .map(|v| bytes_arg(v, what).map(|b| b.as_bytes().to_vec()))
                 .transpose()
         };
         let mut start = opt(args.start, "start")?;
@@ -443,7 +443,7 @@ impl PyIterator {
     /// Move to just before the first key >= target (clamped to the range), so that
     /// next() returns it (forward iterators).
     fn seek(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<()> {
-        let target = to_bytes(target, "target")?;
+        let target = bytes_arg(target, "target")?;
         let target = target.as_bytes();
         self.with_cursor(py, |shape, state, it| {
             let mut target = match &shape.db_prefix {
@@ -572,7 +572,7 @@ impl PyRawIterator {
 
     /// Position on the first entry whose key is >= target.
     fn seek(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<()> {
-        let target = to_bytes(target, "target")?;
+        let target = bytes_arg(target, "target")?;
         let target = target.as_bytes();
         self.with_iter(py, |it| {
             it.seek(target);

@@ -6,7 +6,7 @@ use pyo3::types::PyBytes;
 use siltdb::ReadOptions;
 
 use crate::batch::PyWriteBatch;
-use crate::bytes_like::to_bytes;
+use crate::bytes_like::{bytes_arg, to_bytes};
 use crate::db::PyDb;
 use crate::iterator::{concat, IterArgs, PyIterator};
 use crate::snapshot::PySnapshot;
@@ -27,7 +27,7 @@ impl PyPrefixedDb {
     }
 
     fn full_key(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         Ok(concat(self.prefix.bind(py).as_bytes(), key.as_bytes()))
     }
 
@@ -79,7 +79,7 @@ impl PyPrefixedDb {
         sync: bool,
     ) -> PyResult<()> {
         let key = self.full_key(py, key)?;
-        let value = to_bytes(value, "value")?;
+        let value = bytes_arg(value, "value")?;
         self.db.get().put_raw(py, &key, value.as_bytes(), sync)
     }
 

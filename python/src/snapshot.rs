@@ -9,7 +9,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use siltdb::{ReadOptions, Snapshot, SnapshotId};
 
-use crate::bytes_like::to_bytes;
+use crate::bytes_like::bytes_arg;
 use crate::db::PyDb;
 use crate::errors::to_py_err;
 use crate::iterator::{concat, IterArgs, PyIterator, PyRawIterator};
@@ -72,7 +72,7 @@ impl PySnapshot {
         verify_checksums: bool,
         fill_cache: bool,
     ) -> PyResult<Py<PyAny>> {
-        let key = to_bytes(key, "key")?;
+        let key = bytes_arg(key, "key")?;
         // Borrowed unless a prefix has to go in front.
         let key = match &self.prefix {
             Some(p) => Cow::Owned(concat(p, key.as_bytes())),

@@ -82,6 +82,20 @@ def test_bytes_like_keys_and_values(db, make):
     assert db.get(b"key") is None
 
 
+class TaggedBytes(bytes):
+    """A bytes subclass: taken as bytes, not through the buffer copy."""
+
+
+def test_bytes_subclass_keys_and_values(db):
+    db.put(TaggedBytes(b"key"), TaggedBytes(b"value"))
+    assert db.get(TaggedBytes(b"key")) == b"value"
+    with db.write_batch() as wb:
+        wb.put(TaggedBytes(b"k2"), TaggedBytes(b"v2"))
+    assert db.get(b"k2") == b"v2"
+    db.delete(TaggedBytes(b"key"))
+    assert db.get(b"key") is None
+
+
 def test_bytearray_changed_after_put_does_not_change_stored_value(db):
     value = bytearray(b"before")
     db.put(b"k", value)

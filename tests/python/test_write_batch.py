@@ -58,6 +58,29 @@ def test_with_block_empties_the_batch_so_a_second_block_writes_only_its_own(db):
     assert db.get(b"b") == b"2"
 
 
+def test_a_new_batch_starts_empty_after_earlier_batches(db):
+    # A DB hands the buffer of a finished batch to its next one: none of the earlier
+    # records may come along.
+    empty = db.write_batch().approximate_size()
+    with db.write_batch() as wb:
+        wb.put(b"written", b"1")
+    with pytest.raises(ZeroDivisionError):
+        with db.write_batch(transaction=True) as wb:
+            wb.put(b"discarded", b"2")
+            1 / 0
+    wb = db.write_batch()
+    wb.put(b"by-write", b"3")
+    wb.write()
+    for make in (db.write_batch, db.prefixed_db(b"p:").write_batch):
+        fresh = make()
+        assert fresh.approximate_size() == empty
+        with fresh:
+            fresh.put(b"only", b"4")
+    db.delete(b"written")
+    db.delete(b"by-write")
+    assert [k for k, _ in db] == [b"only", b"p:only"]
+
+
 def test_write_keeps_the_batch_contents(db):
     wb = db.write_batch()
     wb.put(b"a", b"1")
