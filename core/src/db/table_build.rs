@@ -53,8 +53,9 @@ pub(super) struct BuildPlan {
 }
 
 impl BuildPlan {
-    /// One thread per [`PARALLEL_BUILD_MIN_BYTES`] of `mem`, at most one per core; one
-    /// range per [`RANGE_BYTES`], at least one per thread; one range ahead per thread.
+    /// One thread per [`PARALLEL_BUILD_MIN_BYTES`] of `mem`, at most one per core; about
+    /// one range per [`RANGE_BYTES`], rounded up to a multiple of the threads so that no
+    /// thread is left building the last range alone; one range ahead per thread.
     pub(super) fn for_memtable(mem: &MemTable) -> BuildPlan {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let bytes = mem.approximate_memory_usage();
@@ -68,7 +69,7 @@ impl BuildPlan {
         }
         BuildPlan {
             threads,
-            ranges: (bytes / RANGE_BYTES).max(threads),
+            ranges: (bytes / RANGE_BYTES).div_ceil(threads).max(1) * threads,
             ahead: threads,
         }
     }
