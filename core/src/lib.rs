@@ -6,7 +6,7 @@
 //! the background worker — minor compaction, LevelDB's steps in snake_case:
 //! `maybe_schedule_compaction` → `background_call` → `background_compaction` →
 //! `compact_memtable` → `write_level0_table` → `build_table` (`db/flush.rs`,
-//! `table/builder.rs`) → `log_and_apply` (`version/set.rs`) → `remove_obsolete_files`
+//! `db/table_build.rs`, `table/builder.rs`) → `log_and_apply` (`version/set.rs`) → `remove_obsolete_files`
 //! (`db/obsolete.rs`). Leveled compaction (`db/compaction.rs`, `version/compaction.rs`)
 //! keeps level 0 small, and moves down tables that reads check in vain (seek compaction).
 //! Reads merge memtables and tables (`db/read.rs`, `db/iter.rs`).

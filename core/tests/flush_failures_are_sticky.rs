@@ -154,3 +154,59 @@ fn wal_append_failure_is_sticky_and_the_write_is_refused() {
     assert_eq!(get(&db, b"before"), Some(b"1".to_vec()));
     assert_eq!(get(&db, b"after"), None);
 }
+
+#[test]
+fn a_big_flush_built_in_many_ranges_that_fails_midway_leaves_no_table_and_loses_nothing() {
+    // A memtable of about 12 MiB is cut into several key ranges, built by several
+    // threads where there are cores; a table write fails after a few MiB were written.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultInjectionFs::new(Arc::new(PosixFs));
+    let big_buffer = Options {
+        write_buffer_size: 64 << 20,
+        ..options()
+    };
+    let db = Db::open(
+        dir.path(),
+        Options {
+            fs: fs.clone(),
+            ..big_buffer.clone()
+        },
+    )
+    .expect("open");
+    let keys = 80_000u64;
+    // splitmix64 is a bijection: distinct keys in scattered order.
+    let key = |i: u64| format!("key{:016x}", common::mix64(i));
+    for i in 0..keys {
+        put(&db, key(i).as_bytes(), &value_for(i, 64));
+    }
+    fs.fail(FsOp::Write, ".ldb", 3, 1);
+    let err = db
+        .flush(&FlushOptions { wait: true })
+        .expect_err("the flush must fail");
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(fs.failures_injected(), 1);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".ldb")),
+        "the failed table is removed: {names:?}"
+    );
+    let _ = db.close();
+
+    let db = Db::open(dir.path(), big_buffer).expect("reopen");
+    for i in (0..keys).step_by(7) {
+        assert_eq!(
+            get(&db, key(i).as_bytes()),
+            Some(value_for(i, 64)),
+            "{} lost",
+            key(i)
+        );
+    }
+    db.flush(&FlushOptions { wait: true })
+        .expect("the flush works after reopen");
+    for i in (0..keys).step_by(5) {
+        assert_eq!(get(&db, key(i).as_bytes()), Some(value_for(i, 64)));
+    }
+}

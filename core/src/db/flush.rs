@@ -1,8 +1,8 @@
 //! Minor compaction: the oldest immutable memtable becomes a table file on level 0 (or
 //! 1–2 when nothing overlaps), recorded in the MANIFEST; then its WAL is obsolete.
 //! `compact_memtable` → `write_level0_table` → `build_table` → `log_and_apply`, as in
-//! LevelDB's `DBImpl::CompactMemTable`; a big memtable's table is built by several
-//! threads, one key range each. Also `Db::flush`, which triggers one by hand.
+//! LevelDB's `DBImpl::CompactMemTable` (the table's bytes are written by `table_build`).
+//! Also `Db::flush`, which triggers one by hand.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -17,12 +17,14 @@ use super::{Db, DbInner, DbState};
 use crate::error::{Error, Result};
 use crate::events::{CompactionStats, FlushJobInfo, FlushReason, TableFileInfo, TableFileReason};
 use crate::filename::{table_file_name, FileNumber};
-use crate::fs::{FileSystem, WritableFile};
-use crate::key::{parse_internal_key, InternalKey, SequenceNumber, ValueType};
+use crate::fs::FileSystem;
+use crate::key::SequenceNumber;
 use crate::memtable::MemTable;
 use crate::options::{FlushOptions, Options, WriteOptions};
-use crate::table::{BackgroundWritableFile, TableBuilder, TableCache};
-use crate::version::{FileMetaData, Version, VersionEdit};
+use crate::table::TableCache;
+use crate::version::{Version, VersionEdit};
+
+use super::table_build::{write_table_file, BuildPlan, BuiltTable};
 
 impl Db {
     /// Seals the active memtable and flushes it. With `wait`, returns once everything
@@ -228,15 +230,6 @@ impl DbInner {
     }
 }
 
-/// What `build_table` wrote.
-pub(super) struct BuiltTable {
-    pub(super) meta: FileMetaData,
-    pub(super) entries: u64,
-    pub(super) deletions: u64,
-    pub(super) smallest_seqno: SequenceNumber,
-    pub(super) largest_seqno: SequenceNumber,
-}
-
 /// Streams `mem` into table file `number`, syncs it, reopens it through the table cache
 /// to prove it readable, and syncs the directory so that its name is as durable as its
 /// bytes before a MANIFEST edit names it (a crash must not leave the edit pointing at a
@@ -254,8 +247,8 @@ pub(super) fn build_table(
         return Ok(None);
     }
     let path = table_file_name(dir, number);
-    let threads = build_threads(mem);
-    let result = write_table_file(fs, options, &path, mem, number, threads).and_then(|built| {
+    let plan = BuildPlan::for_memtable(mem);
+    let result = write_table_file(fs, options, &path, mem, number, plan).and_then(|built| {
         table_cache.find_table(number, built.meta.file_size)?;
         fs.sync_dir(dir)?;
         Ok(built)
@@ -267,272 +260,29 @@ pub(super) fn build_table(
     result.map(Some)
 }
 
-/// A memtable is built by several threads when each gets at least this much of it:
-/// below that, starting threads and joining their parts would cost more than it saves.
-/// A full default-sized (4 MiB) memtable gets two.
-const PARALLEL_BUILD_MIN_BYTES: usize = 2 << 20;
-
-/// Most threads one table is built by.
-const MAX_BUILD_THREADS: usize = 4;
-
-/// Threads to build a table from `mem` with: one per [`PARALLEL_BUILD_MIN_BYTES`] of
-/// it, at most one per core.
-fn build_threads(mem: &MemTable) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (mem.approximate_memory_usage() / PARALLEL_BUILD_MIN_BYTES)
-        .clamp(1, cores.min(MAX_BUILD_THREADS))
-}
-
-/// Writes and syncs table file `number` from `mem`, built by up to `threads` threads.
-fn write_table_file(
-    fs: &dyn FileSystem,
-    options: &Options,
-    path: &Path,
-    mem: &MemTable,
-    number: FileNumber,
-    threads: usize,
-) -> Result<BuiltTable> {
-    // Appends on a thread of their own: the kernel copies the bytes while the next
-    // blocks are built.
-    let file = fs.new_writable_file(path)?;
-    let file: Box<dyn WritableFile> =
-        match BackgroundWritableFile::spawn(file, path.display().to_string()) {
-            Ok(file) => Box::new(file),
-            // No thread to be had: write from here (the failed spawn closed the file).
-            Err(_) => fs.new_writable_file(path)?,
-        };
-    let mut builder = TableBuilder::new(options, file);
-    // A big memtable is cut into key ranges at sampled user keys; the first is built
-    // here, straight into the file, the others at the same time on threads of their
-    // own into memory, then appended in order: one table, as from a single thread but
-    // for the block boundaries at the cuts.
-    let splits = mem.split_keys(threads);
-    let mut bounds: Vec<Option<&[u8]>> = vec![None];
-    bounds.extend(splits.iter().map(|k| Some(&k[..])));
-    bounds.push(None);
-    // Each part's share of the memtable's bytes: more than its table bytes will be, and
-    // pages reserved but never written cost nothing.
-    let part_capacity = mem.approximate_memory_usage() / (bounds.len() - 1);
-    let stats = std::thread::scope(|scope| {
-        let later: Vec<_> = bounds[1..]
-            .windows(2)
-            .map(|range| {
-                let (start, end) = (range[0], range[1]);
-                let thread = std::thread::Builder::new().name("siltdb-table-part".to_string());
-                let spawned = thread.spawn_scoped(scope, move || {
-                    let mut part = TableBuilder::new_part(options, part_capacity);
-                    let stats = add_entries(&mut part, mem, start, end)?;
-                    Ok::<_, Error>((part, stats))
-                });
-                ((start, end), spawned.ok())
-            })
-            .collect();
-        let mut stats = add_entries(&mut builder, mem, None, bounds[1]);
-        for ((start, end), handle) in later {
-            let built = handle.map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            });
-            stats = stats.and_then(|mut stats| {
-                let part_stats = match built {
-                    Some(built) => {
-                        let (part, part_stats) = built?;
-                        builder.append_part(part)?;
-                        part_stats
-                    }
-                    // No thread could be started: the range is built here, in its turn.
-                    None => add_entries(&mut builder, mem, start, end)?,
-                };
-                stats.extend(part_stats);
-                Ok(stats)
-            });
-        }
-        stats
-    })?;
-    let file_size = builder.finish()?;
-    builder.sync()?;
-    Ok(BuiltTable {
-        meta: FileMetaData {
-            number,
-            file_size,
-            smallest: InternalKey::from_encoded(stats.smallest.unwrap_or_default()),
-            largest: InternalKey::from_encoded(stats.largest),
-            allowed_seeks: Default::default(),
-        },
-        entries: stats.entries,
-        deletions: stats.deletions,
-        smallest_seqno: stats.smallest_seqno,
-        largest_seqno: stats.largest_seqno,
-    })
-}
-
-/// What a key range of a flushed memtable held.
-struct RangeStats {
-    smallest: Option<Vec<u8>>,
-    largest: Vec<u8>,
-    entries: u64,
-    deletions: u64,
-    smallest_seqno: SequenceNumber,
-    largest_seqno: SequenceNumber,
-}
-
-impl RangeStats {
-    /// Adds the stats of the range that follows this one.
-    fn extend(&mut self, next: RangeStats) {
-        if next.entries == 0 {
-            return;
-        }
-        if self.smallest.is_none() {
-            self.smallest = next.smallest;
-        }
-        self.largest = next.largest;
-        self.entries += next.entries;
-        self.deletions += next.deletions;
-        self.smallest_seqno = self.smallest_seqno.min(next.smallest_seqno);
-        self.largest_seqno = self.largest_seqno.max(next.largest_seqno);
-    }
-}
-
-/// Adds the entries of `mem` whose user keys are in `[start, end)` to `builder`.
-fn add_entries(
-    builder: &mut TableBuilder,
-    mem: &MemTable,
-    start: Option<&[u8]>,
-    end: Option<&[u8]>,
-) -> Result<RangeStats> {
-    let mut stats = RangeStats {
-        smallest: None,
-        largest: Vec::new(),
-        entries: 0,
-        deletions: 0,
-        smallest_seqno: SequenceNumber::MAX,
-        largest_seqno: SequenceNumber(0),
-    };
-    mem.for_each_entry_in(start, end, |key, value| {
-        if let Some(parsed) = parse_internal_key(key) {
-            stats.smallest_seqno = stats.smallest_seqno.min(parsed.sequence);
-            stats.largest_seqno = stats.largest_seqno.max(parsed.sequence);
-            if parsed.value_type == ValueType::Deletion {
-                stats.deletions += 1;
-            }
-        }
-        stats.entries += 1;
-        if stats.smallest.is_none() {
-            stats.smallest = Some(key.to_vec());
-        }
-        builder.add(key, value)?;
-        stats.largest.clear();
-        stats.largest.extend_from_slice(key);
-        Ok::<(), Error>(())
-    })?;
-    Ok(stats)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::fault::{FaultInjectionFs, FsOp};
     use crate::fs::PosixFs;
-    use crate::iterator::InternalIterator;
-    use crate::key::LookupResult;
-    use crate::options::{CompressionType, ReadOptions};
-    use crate::table::Table;
-
-    /// 20000 entries: several versions of keys of 2..=30 bytes, some deletions.
-    fn memtable() -> MemTable {
-        let mem = MemTable::new();
-        for i in (0..20_000u64).map(|i| (i * 7919) % 20_000) {
-            let user = format!("{:0width$}", i / 4, width = 2 + (i / 4 % 29) as usize);
-            let t = if i % 7 == 0 {
-                ValueType::Deletion
-            } else {
-                ValueType::Value
-            };
-            let value = format!("value {i} ").repeat((i % 9) as usize);
-            mem.add(SequenceNumber(i + 1), t, user.as_bytes(), value.as_bytes());
-        }
-        mem
-    }
-
-    fn open(options: &Options, path: &Path, size: u64) -> Arc<Table> {
-        let file = PosixFs.new_random_access_file(path).expect("open file");
-        Arc::new(Table::open(options, file, size, "test table").expect("open table"))
-    }
+    use crate::key::ValueType;
 
     #[test]
-    fn a_table_built_by_several_threads_holds_what_one_thread_writes() {
+    fn a_failed_build_leaves_no_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let options = Options {
-            bloom_bits_per_key: 10,
-            compression: CompressionType::Snappy,
-            ..Options::default()
-        };
-        let mem = memtable();
-        let mut expected = Vec::new();
-        mem.for_each_entry(|k, v| {
-            expected.push((k.to_vec(), v.to_vec()));
-            Ok::<(), ()>(())
-        })
-        .expect("walk");
-        assert_eq!(mem.split_keys(3).len(), 2, "three threads get a range each");
-        let mut tables = Vec::new();
-        for (threads, number) in [(1, 5), (3, 6)] {
-            let path = dir.path().join(format!("{number:06}.ldb"));
-            let built =
-                write_table_file(&PosixFs, &options, &path, &mem, FileNumber(number), threads)
-                    .expect("build");
-            assert_eq!(
-                built.meta.file_size,
-                std::fs::metadata(&path).expect("size").len()
-            );
-            assert_eq!(built.entries, 20_000);
-            assert_eq!(built.deletions, 20_000 / 7 + 1);
-            assert_eq!(
-                (built.smallest_seqno, built.largest_seqno),
-                (SequenceNumber(1), SequenceNumber(20_000))
-            );
-            assert_eq!(built.meta.smallest.encoded(), &expected[0].0[..]);
-            assert_eq!(
-                built.meta.largest.encoded(),
-                &expected[expected.len() - 1].0[..]
-            );
-            tables.push(open(&options, &path, built.meta.file_size));
-        }
-        let read = ReadOptions::default();
-        for table in &tables {
-            let mut it = table.iter(&read);
-            it.seek_to_first();
-            for (k, v) in &expected {
-                assert!(it.valid());
-                assert_eq!((it.key(), it.value()), (&k[..], &v[..]));
-                it.next();
-            }
-            assert!(!it.valid());
-            // Point reads go through the bloom filter, whose offsets moved with the parts.
-            for (k, _) in expected.iter().step_by(7) {
-                let user = crate::key::extract_user_key(k);
-                let want = mem.get(user, SequenceNumber::MAX);
-                let got = table.get(&read, user, SequenceNumber::MAX).expect("get");
-                assert_eq!(got, want);
-                assert!(matches!(
-                    got,
-                    Some(LookupResult::Found(_) | LookupResult::Deleted)
-                ));
-            }
-        }
-    }
-
-    #[test]
-    fn a_failed_part_fails_the_build_and_the_file_is_removed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let fs = crate::fs::fault::FaultInjectionFs::new(Arc::new(PosixFs));
-        fs.fail(crate::fs::fault::FsOp::Write, ".ldb", 0, usize::MAX);
+        let fs = FaultInjectionFs::new(Arc::new(PosixFs));
+        fs.fail(FsOp::Write, ".ldb", 0, usize::MAX);
         let options = Options::default();
-        let mem = memtable();
-        let path = dir.path().join("000004.ldb");
-        let err = write_table_file(&*fs, &options, &path, &mem, FileNumber(4), 3)
-            .err()
-            .expect("the writes fail");
-        assert_eq!(err.kind(), crate::error::ErrorKind::Io);
+        let mem = MemTable::new();
+        for i in 0..1000u64 {
+            let key = format!("key{i:05}");
+            mem.add(
+                SequenceNumber(i + 1),
+                ValueType::Value,
+                key.as_bytes(),
+                &[7; 100],
+            );
+        }
         let cache = TableCache::new(dir.path(), &options, 10);
         let err = build_table(dir.path(), &*fs, &options, &cache, &mem, FileNumber(5))
             .err()

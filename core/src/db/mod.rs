@@ -19,6 +19,7 @@ mod read;
 mod recovery;
 mod repair;
 mod snapshot;
+mod table_build;
 mod write;
 mod writer_queue;
 

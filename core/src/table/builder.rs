@@ -57,10 +57,12 @@ impl TableBuilder {
 
     /// A builder for a part of a table whose keys all sort after those of the builder
     /// it will be appended to (see [`Self::append_part`]); it may be filled on another
-    /// thread meanwhile. Its blocks stay in memory, `capacity` bytes reserved for them.
-    /// It cannot be finished on its own.
-    pub fn new_part(options: &Options, capacity: usize) -> TableBuilder {
-        TableBuilder::with_sink(options, Sink::Memory(Vec::with_capacity(capacity)))
+    /// thread meanwhile. Its blocks stay in memory, in `buffer` (emptied first): a
+    /// buffer handed back by an earlier `append_part` is reused without touching fresh
+    /// memory. It cannot be finished on its own.
+    pub fn new_part(options: &Options, mut buffer: Vec<u8>) -> TableBuilder {
+        buffer.clear();
+        TableBuilder::with_sink(options, Sink::Memory(buffer))
     }
 
     fn with_sink(options: &Options, sink: Sink) -> TableBuilder {
@@ -145,8 +147,9 @@ impl TableBuilder {
     /// the keys added here: its blocks are written after this builder's, their index
     /// entries and filter keys moved to their new offsets. The block being filled here
     /// ends early, so the table differs from one built in one go only in block
-    /// boundaries. Further keys may follow, sorting after the part's.
-    pub fn append_part(&mut self, mut part: TableBuilder) -> Result<()> {
+    /// boundaries. Further keys may follow, sorting after the part's. Returns the part's
+    /// buffer, emptied, for the next part.
+    pub fn append_part(&mut self, mut part: TableBuilder) -> Result<Vec<u8>> {
         self.check_open()?;
         part.check_open()?;
         let Sink::Memory(_) = part.writer.sink else {
@@ -155,7 +158,7 @@ impl TableBuilder {
             ));
         };
         if part.num_entries == 0 {
-            return Ok(());
+            return Ok(part.take_buffer());
         }
         if self.num_entries > 0 && compare_internal_keys(&part.first_key, &self.last_key).is_le() {
             return Err(Error::invalid_argument(
@@ -163,11 +166,33 @@ impl TableBuilder {
             ));
         }
         part.flush_data_block()?;
-        let res = self.append_flushed_part(part);
+        let res = self.append_flushed_part(&mut part);
+        self.record(res)?;
+        Ok(part.take_buffer())
+    }
+
+    /// A part's buffer, emptied.
+    fn take_buffer(&mut self) -> Vec<u8> {
+        match &mut self.writer.sink {
+            Sink::Memory(bytes) => {
+                let mut bytes = std::mem::take(bytes);
+                bytes.clear();
+                bytes
+            }
+            Sink::File(_) => Vec::new(),
+        }
+    }
+
+    /// Ends the data block being filled, as [`Self::append_part`] does before a part:
+    /// the next key starts a new block. A table built in key ranges ends one at every
+    /// cut, so its bytes do not depend on which ranges were built apart.
+    pub fn end_block(&mut self) -> Result<()> {
+        self.check_open()?;
+        let res = self.flush_data_block();
         self.record(res)
     }
 
-    fn append_flushed_part(&mut self, part: TableBuilder) -> Result<()> {
+    fn append_flushed_part(&mut self, part: &mut TableBuilder) -> Result<()> {
         self.flush_data_block()?;
         if let Some(handle) = self.pending_index_entry.take() {
             shorten_to_separator(&mut self.last_key, &part.first_key);
@@ -200,9 +225,9 @@ impl TableBuilder {
         }
         self.pending_index_entry = part.pending_index_entry.map(moved);
         if self.num_entries == 0 {
-            self.first_key = part.first_key;
+            self.first_key = std::mem::take(&mut part.first_key);
         }
-        self.last_key = part.last_key;
+        self.last_key = std::mem::take(&mut part.last_key);
         self.num_entries += part.num_entries;
         Ok(())
     }
@@ -616,8 +641,8 @@ mod tests {
                 // Keys 0..700 here, 700..1900 and 1900..2500 in parts, 2500.. here again.
                 let (mut main, buf) = file_builder(&options);
                 let mut parts = [
-                    TableBuilder::new_part(&options, 0),
-                    TableBuilder::new_part(&options, 1 << 16),
+                    TableBuilder::new_part(&options, Vec::new()),
+                    TableBuilder::new_part(&options, Vec::with_capacity(1 << 16)),
                 ];
                 for (i, (k, v)) in entries.iter().enumerate() {
                     match i {
@@ -642,20 +667,68 @@ mod tests {
     }
 
     #[test]
+    fn ending_a_block_before_keys_writes_what_appending_them_as_a_part_does() {
+        let entries = table_entries(3000);
+        let options = Options {
+            compression: CompressionType::Snappy,
+            bloom_bits_per_key: 10,
+            ..Options::default()
+        };
+        let (mut appended, appended_buf) = file_builder(&options);
+        let (mut ended, ended_buf) = file_builder(&options);
+        let mut part = TableBuilder::new_part(&options, Vec::new());
+        for (i, (k, v)) in entries.iter().enumerate() {
+            if i == 1234 {
+                ended.end_block().expect("end block");
+            }
+            ended.add(k, v).expect("add");
+            match i {
+                1234..=2000 => part.add(k, v),
+                _ => appended.add(k, v),
+            }
+            .expect("add");
+            if i == 2000 {
+                appended
+                    .append_part(std::mem::replace(
+                        &mut part,
+                        TableBuilder::new_part(&options, Vec::new()),
+                    ))
+                    .expect("append");
+            }
+        }
+        let appended = finish_into_table(appended, &appended_buf, &options);
+        let ended = finish_into_table(ended, &ended_buf, &options);
+        assert_table_holds(&ended, &entries);
+        assert_table_holds(&appended, &entries);
+        assert!(*appended_buf.lock() == *ended_buf.lock(), "the same bytes");
+        // An empty block ends nothing: the bytes match a table built in one go.
+        let (mut whole, whole_buf) = file_builder(&options);
+        let (mut twice, twice_buf) = file_builder(&options);
+        twice.end_block().expect("nothing to end");
+        for (k, v) in &entries {
+            whole.add(k, v).expect("add");
+            twice.add(k, v).expect("add");
+        }
+        finish_into_table(whole, &whole_buf, &options);
+        finish_into_table(twice, &twice_buf, &options);
+        assert!(*whole_buf.lock() == *twice_buf.lock());
+    }
+
+    #[test]
     fn parts_are_refused_out_of_order_or_alone_and_empty_ones_add_nothing() {
         let options = Options::default();
         let (mut main, _buf) = file_builder(&options);
         main.add(&ikey(b"m", 1), b"v").expect("add");
-        main.append_part(TableBuilder::new_part(&options, 0))
+        main.append_part(TableBuilder::new_part(&options, Vec::new()))
             .expect("an empty part is nothing");
-        let mut early = TableBuilder::new_part(&options, 0);
+        let mut early = TableBuilder::new_part(&options, Vec::new());
         early.add(&ikey(b"a", 1), b"v").expect("add");
         let err = main.append_part(early).expect_err("sorts before");
         assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
         let (not_a_part, _other) = file_builder(&options);
         let err = main.append_part(not_a_part).expect_err("not a part");
         assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
-        let mut part = TableBuilder::new_part(&options, 0);
+        let mut part = TableBuilder::new_part(&options, Vec::new());
         part.add(&ikey(b"z", 1), b"v").expect("add");
         let err = part.finish().expect_err("a part is not a table");
         assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
