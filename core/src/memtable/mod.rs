@@ -191,11 +191,8 @@ impl MemTable {
                 Some(f) => self.list.find_greater_or_equal(f, None),
             })
             .collect();
-        let per_run = self.len() / cursors.len() + 16;
-        let mut runs: Vec<Vec<Addr>> = cursors
-            .iter()
-            .map(|_| Vec::with_capacity(per_run))
-            .collect();
+        // Grown as walked: a range of a big memtable may be a small part of it.
+        let mut runs: Vec<Vec<Addr>> = cursors.iter().map(|_| Vec::new()).collect();
         loop {
             let mut moved = false;
             for (i, (cursor, run)) in cursors.iter_mut().zip(&mut runs).enumerate() {
