@@ -24,7 +24,7 @@ use crate::options::{FlushOptions, Options, WriteOptions};
 use crate::table::TableCache;
 use crate::version::{Version, VersionEdit};
 
-use super::table_build::{write_table_file, BuildPlan, BuiltTable};
+use super::table_build::{write_table_file, BuildPace, BuildPlan, BuiltTable};
 
 impl Db {
     /// Seals the active memtable and flushes it. With `wait`, returns once everything
@@ -180,6 +180,7 @@ impl DbInner {
                 &self.table_cache,
                 mem,
                 number,
+                BuildPace::for_reason(reason),
             )
         });
         st.pending_outputs.remove(&number);
@@ -242,12 +243,13 @@ pub(super) fn build_table(
     table_cache: &TableCache,
     mem: &MemTable,
     number: FileNumber,
+    pace: BuildPace,
 ) -> Result<Option<BuiltTable>> {
     if mem.is_empty() {
         return Ok(None);
     }
     let path = table_file_name(dir, number);
-    let plan = BuildPlan::for_memtable(mem);
+    let plan = BuildPlan::for_memtable(mem, pace);
     let result = write_table_file(fs, options, &path, mem, number, plan).and_then(|built| {
         table_cache.find_table(number, built.meta.file_size)?;
         fs.sync_dir(dir)?;
@@ -284,9 +286,17 @@ mod tests {
             );
         }
         let cache = TableCache::new(dir.path(), &options, 10);
-        let err = build_table(dir.path(), &*fs, &options, &cache, &mem, FileNumber(5))
-            .err()
-            .expect("the writes fail");
+        let err = build_table(
+            dir.path(),
+            &*fs,
+            &options,
+            &cache,
+            &mem,
+            FileNumber(5),
+            BuildPace::Urgent,
+        )
+        .err()
+        .expect("the writes fail");
         assert_eq!(err.kind(), crate::error::ErrorKind::Io);
         assert!(!dir.path().join("000005.ldb").exists());
     }

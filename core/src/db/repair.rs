@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::flush::build_table;
+use super::table_build::BuildPace;
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::filename::{
@@ -195,6 +196,7 @@ impl Repairer {
             &self.table_cache,
             &mem,
             table_number,
+            BuildPace::Urgent,
         )?;
         self.table_cache.evict(table_number);
         Ok(built.map(|b| Found {

@@ -9,6 +9,7 @@ use std::path::Path;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
+use crate::events::FlushReason;
 use crate::filename::FileNumber;
 use crate::fs::{FileSystem, WritableFile};
 use crate::key::{parse_internal_key, InternalKey, SequenceNumber, ValueType};
@@ -40,6 +41,28 @@ const MAX_BUILD_THREADS: usize = 4;
 /// ends one data block early.
 const RANGE_BYTES: usize = 2 << 20;
 
+/// How hard a table build may lean on the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BuildPace {
+    /// Somebody waits for this table (`flush(wait)`, close, recovery, repair): every
+    /// core, and a thread of its own appending the file.
+    Urgent,
+    /// A memtable filled while writes flow: it only has to be done before the next one
+    /// fills, so it leaves a core to the writers and writes its file itself. Fewer
+    /// threads than cores means no writer waits for a core behind the flush (puts over
+    /// 1 ms), and nothing waits in memory for another thread (peak RSS).
+    Background,
+}
+
+impl BuildPace {
+    pub(super) fn for_reason(reason: FlushReason) -> BuildPace {
+        match reason {
+            FlushReason::WriteBufferFull => BuildPace::Background,
+            _ => BuildPace::Urgent,
+        }
+    }
+}
+
 /// How a table is built from a memtable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BuildPlan {
@@ -50,27 +73,37 @@ pub(super) struct BuildPlan {
     /// Ranges past the one at the file's end that may be built meanwhile: at most this
     /// many wait in memory.
     pub(super) ahead: usize,
+    /// Whether the file is appended by a [`BackgroundWritableFile`].
+    pub(super) writer_thread: bool,
 }
 
 impl BuildPlan {
     /// One thread per [`PARALLEL_BUILD_MIN_BYTES`] of `mem`, at most one per core; about
     /// one range per [`RANGE_BYTES`], rounded up to a multiple of the threads so that no
-    /// thread is left building the last range alone; one range ahead per thread.
-    pub(super) fn for_memtable(mem: &MemTable) -> BuildPlan {
+    /// thread is left building the last range alone; one range ahead per thread. A
+    /// [`BuildPace::Background`] build leaves one core alone and has no writer thread.
+    pub(super) fn for_memtable(mem: &MemTable, pace: BuildPace) -> BuildPlan {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (cores, writer_thread) = match pace {
+            BuildPace::Urgent => (cores, true),
+            BuildPace::Background => (cores - 1, false),
+        };
         let bytes = mem.approximate_memory_usage();
-        let threads = (bytes / PARALLEL_BUILD_MIN_BYTES).clamp(1, cores.min(MAX_BUILD_THREADS));
+        let threads =
+            (bytes / PARALLEL_BUILD_MIN_BYTES).clamp(1, cores.clamp(1, MAX_BUILD_THREADS));
         if threads == 1 {
             return BuildPlan {
                 threads,
                 ranges: 1,
                 ahead: 0,
+                writer_thread,
             };
         }
         BuildPlan {
             threads,
             ranges: (bytes / RANGE_BYTES).div_ceil(threads).max(1) * threads,
             ahead: threads,
+            writer_thread,
         }
     }
 }
@@ -87,12 +120,15 @@ pub(super) fn write_table_file(
     // Appends on a thread of their own: the kernel copies the bytes while the next
     // blocks are built.
     let file = fs.new_writable_file(path)?;
-    let file: Box<dyn WritableFile> =
+    let file: Box<dyn WritableFile> = if !plan.writer_thread {
+        file
+    } else {
         match BackgroundWritableFile::spawn(file, path.display().to_string()) {
             Ok(file) => Box::new(file),
             // No thread to be had: write from here (the failed spawn closed the file).
             Err(_) => fs.new_writable_file(path)?,
-        };
+        }
+    };
     let mut builder = TableBuilder::new(options, file);
     let splits = if plan.ranges > 1 {
         mem.split_keys(plan.ranges)
@@ -428,7 +464,53 @@ mod tests {
             threads,
             ranges,
             ahead,
+            writer_thread: true,
         }
+    }
+
+    #[test]
+    fn a_background_build_leaves_a_core_to_the_writers_and_writes_its_file_itself() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mem = MemTable::new();
+        let value = [7u8; 100];
+        for i in 0..200_000u64 {
+            mem.add(
+                SequenceNumber(i + 1),
+                ValueType::Value,
+                &i.to_be_bytes(),
+                &value,
+            );
+        }
+        assert!(mem.approximate_memory_usage() > 8 * PARALLEL_BUILD_MIN_BYTES);
+        let urgent = BuildPlan::for_memtable(&mem, BuildPace::Urgent);
+        assert_eq!(urgent.threads, cores.min(MAX_BUILD_THREADS));
+        assert!(urgent.writer_thread);
+        let background = BuildPlan::for_memtable(&mem, BuildPace::Background);
+        assert_eq!(background.threads, (cores - 1).clamp(1, MAX_BUILD_THREADS));
+        assert!(!background.writer_thread);
+        assert_eq!(
+            BuildPace::for_reason(FlushReason::WriteBufferFull),
+            BuildPace::Background
+        );
+        for reason in [
+            FlushReason::Manual,
+            FlushReason::Recovery,
+            FlushReason::Shutdown,
+        ] {
+            assert_eq!(BuildPace::for_reason(reason), BuildPace::Urgent);
+        }
+        // Built either way, the table holds the same entries.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = options();
+        let mut sizes = Vec::new();
+        for (plan, number) in [(urgent, 7), (background, 8)] {
+            let path = dir.path().join(format!("{number:06}.ldb"));
+            let built = write_table_file(&PosixFs, &options, &path, &mem, FileNumber(number), plan)
+                .expect("build");
+            assert_eq!(built.entries, 200_000);
+            sizes.push(built.meta.file_size);
+        }
+        assert!(sizes[0].abs_diff(sizes[1]) < sizes[0] / 50, "{sizes:?}");
     }
 
     fn open(options: &Options, path: &Path, size: u64) -> Arc<Table> {
