@@ -2,7 +2,8 @@
 //!
 //! A put goes through the writer queue (`db/write.rs`, group commit in
 //! `db/writer_queue.rs`) into the write-ahead log (`log/`) and the memtable
-//! (`memtable/`). A full memtable is sealed and flushed by
+//! (`memtable/`: LevelDB's skiplist, laid out in an arena of words). A full memtable is
+//! sealed and flushed by
 //! the background worker — minor compaction, LevelDB's steps in snake_case:
 //! `maybe_schedule_compaction` → `background_call` → `background_compaction` →
 //! `compact_memtable` → `write_level0_table` → `build_table` (`db/flush.rs`,

@@ -341,6 +341,7 @@ impl InternalIterator for MemTableIterator {
 mod tests {
     use super::*;
     use crate::key::{extract_user_key, make_internal_key, parse_internal_key};
+    use std::sync::atomic::Ordering;
 
     fn found(v: &[u8]) -> Option<LookupResult> {
         Some(LookupResult::Found(v.to_vec()))
@@ -551,6 +552,92 @@ mod tests {
         assert_eq!(it.value(), b"1");
         it.next();
         assert!(!it.valid());
+    }
+
+    #[test]
+    fn readers_racing_the_writer_see_whole_entries_in_order() {
+        // Values are derived from their keys, so a reader that saw a node before its
+        // words were all stored would find a mismatch.
+        fn value_of(key: &[u8]) -> Vec<u8> {
+            key.iter()
+                .rev()
+                .cycle()
+                .take(40 + key.len() * 3)
+                .copied()
+                .collect()
+        }
+        let mem = Arc::new(MemTable::new());
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..3)
+            .map(|r| {
+                let (mem, done) = (Arc::clone(&mem), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    let mut checked = 0u64;
+                    while !done.load(Ordering::Acquire) {
+                        let mut it = mem.iter();
+                        it.seek_to_first();
+                        let mut last: Option<Vec<u8>> = None;
+                        while it.valid() {
+                            let user = extract_user_key(it.key());
+                            assert_eq!(it.value(), &value_of(user)[..], "reader {r}");
+                            if let Some(prev) = &last {
+                                assert!(crate::key::compare_internal_keys(prev, it.key()).is_lt());
+                            }
+                            last = Some(it.key().to_vec());
+                            checked += 1;
+                            it.next();
+                        }
+                        let probe = format!("key{:07}", checked % 20_000);
+                        if let Some(LookupResult::Found(v)) =
+                            mem.get(probe.as_bytes(), SequenceNumber::MAX)
+                        {
+                            assert_eq!(v, value_of(probe.as_bytes()));
+                        }
+                    }
+                    checked
+                })
+            })
+            .collect();
+        for i in (0..20_000u64).map(|i| (i * 7919) % 20_000) {
+            let key = format!("key{i:07}");
+            mem.add(
+                SequenceNumber(i + 1),
+                ValueType::Value,
+                key.as_bytes(),
+                &value_of(key.as_bytes()),
+            );
+        }
+        done.store(true, Ordering::Release);
+        for reader in readers {
+            let checked = reader.join().expect("reader panicked");
+            assert!(checked > 0);
+        }
+        assert_eq!(mem.len(), 20_000);
+    }
+
+    #[test]
+    fn values_bigger_than_a_segment_are_stored_whole() {
+        let mem = MemTable::new();
+        let sizes = [5_000_000usize, 1, 300_000, 0, 2_100_000, 17];
+        for (i, &size) in sizes.iter().enumerate() {
+            let value: Vec<u8> = (0..size).map(|b| (b % 251) as u8 ^ i as u8).collect();
+            mem.add(
+                SequenceNumber(i as u64 + 1),
+                ValueType::Value,
+                &[i as u8],
+                &value,
+            );
+        }
+        for (i, &size) in sizes.iter().enumerate() {
+            let want: Vec<u8> = (0..size).map(|b| (b % 251) as u8 ^ i as u8).collect();
+            assert_eq!(mem.get(&[i as u8], SequenceNumber::MAX), found(&want));
+        }
+        let total: usize = sizes.iter().sum();
+        let usage = mem.approximate_memory_usage();
+        assert!(
+            usage >= total && usage < total + total / 4,
+            "{usage} for {total}"
+        );
     }
 
     #[test]
