@@ -184,30 +184,30 @@ impl MemTable {
         let mut fences: Vec<Option<SearchKey<'_>>> = vec![start.map(SearchKey::fence)];
         fences.extend(cuts.iter().map(|key| Some(SearchKey::fence(key))));
         fences.push(end.map(SearchKey::fence));
-        let mut cursors: Vec<Addr> = fences[..fences.len() - 1]
+        // Run i starts at the first node at or after fence i and stops at the node run
+        // i + 1 starts at: a comparison of addresses, not of keys, per step.
+        let starts: Vec<Addr> = fences
             .iter()
-            .map(|f| match f {
-                None => self.list.first(),
+            .enumerate()
+            .map(|(i, f)| match f {
+                None if i == 0 => self.list.first(),
+                None => NULL,
                 Some(f) => self.list.find_greater_or_equal(f, None),
             })
             .collect();
+        let mut cursors = starts[..starts.len() - 1].to_vec();
         // Grown as walked: a range of a big memtable may be a small part of it.
         let mut runs: Vec<Vec<Addr>> = cursors.iter().map(|_| Vec::new()).collect();
         loop {
             let mut moved = false;
             for (i, (cursor, run)) in cursors.iter_mut().zip(&mut runs).enumerate() {
                 let node = *cursor;
-                if node == NULL {
+                if node == NULL || node == starts[i + 1] {
                     continue;
                 }
-                let limit = fences.get(i + 1).and_then(Option::as_ref);
-                if limit.map_or(true, |limit| self.list.compare(node, limit).is_lt()) {
-                    run.push(node);
-                    *cursor = self.list.next(node, 0);
-                    moved = true;
-                } else {
-                    *cursor = NULL;
-                }
+                run.push(node);
+                *cursor = self.list.next(node, 0);
+                moved = true;
             }
             if !moved {
                 return runs;
