@@ -616,6 +616,52 @@ mod tests {
     }
 
     #[test]
+    fn keys_appended_in_order_and_keys_between_them_keep_the_order() {
+        // Ascending runs take the append path; the keys in between take the search, and
+        // later appends must link after every level's true last node.
+        let mem = Arc::new(MemTable::new());
+        let mut want = Vec::new();
+        let mut seq = 0;
+        let mut add = |k: String| {
+            seq += 1;
+            mem.add(
+                SequenceNumber(seq),
+                ValueType::Value,
+                k.as_bytes(),
+                k.as_bytes(),
+            );
+            want.push(make_internal_key(
+                k.as_bytes(),
+                SequenceNumber(seq),
+                ValueType::Value,
+            ));
+        };
+        for i in 0..3000 {
+            add(format!("a{i:05}0"));
+        }
+        for i in (0..3000).rev().step_by(7) {
+            add(format!("a{i:05}5"));
+        }
+        for i in 0..3000 {
+            add(format!("b{i:05}"));
+        }
+        // The same key again (newer, so it sorts first) and a key below everything.
+        add("b02999".to_string());
+        add(String::new());
+        want.sort_by(|a, b| crate::key::compare_internal_keys(a, b));
+        let mut it = mem.iter();
+        it.seek_to_first();
+        for k in &want {
+            assert!(it.valid());
+            assert_eq!(it.key(), &k[..]);
+            it.next();
+        }
+        assert!(!it.valid());
+        it.seek_to_last();
+        assert_eq!(it.key(), &want[want.len() - 1][..]);
+    }
+
+    #[test]
     fn values_bigger_than_a_segment_are_stored_whole() {
         let mem = MemTable::new();
         let sizes = [5_000_000usize, 1, 300_000, 0, 2_100_000, 17];
