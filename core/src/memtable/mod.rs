@@ -615,6 +615,19 @@ mod tests {
         assert_eq!(mem.len(), 20_000);
     }
 
+    /// Sorts `keys` (internal keys) and checks that a forward walk yields exactly them.
+    fn assert_walks_in_order(mem: &Arc<MemTable>, keys: &mut [Vec<u8>]) {
+        keys.sort_by(|a, b| crate::key::compare_internal_keys(a, b));
+        let mut it = mem.iter();
+        it.seek_to_first();
+        for k in keys.iter() {
+            assert!(it.valid());
+            assert_eq!(it.key(), &k[..]);
+            it.next();
+        }
+        assert!(!it.valid());
+    }
+
     #[test]
     fn keys_appended_in_order_and_keys_between_them_keep_the_order() {
         // Ascending runs take the append path; the keys in between take the search, and
@@ -648,15 +661,8 @@ mod tests {
         // The same key again (newer, so it sorts first) and a key below everything.
         add("b02999".to_string());
         add(String::new());
-        want.sort_by(|a, b| crate::key::compare_internal_keys(a, b));
+        assert_walks_in_order(&mem, &mut want);
         let mut it = mem.iter();
-        it.seek_to_first();
-        for k in &want {
-            assert!(it.valid());
-            assert_eq!(it.key(), &k[..]);
-            it.next();
-        }
-        assert!(!it.valid());
         it.seek_to_last();
         assert_eq!(it.key(), &want[want.len() - 1][..]);
     }
@@ -953,15 +959,8 @@ mod tests {
                 expected.push(make_internal_key(k, SequenceNumber(seq), t));
             }
         }
-        expected.sort_by(|a, b| crate::key::compare_internal_keys(a, b));
+        assert_walks_in_order(&mem, &mut expected);
         let mut it = mem.iter();
-        it.seek_to_first();
-        for want in &expected {
-            assert!(it.valid());
-            assert_eq!(it.key(), &want[..]);
-            it.next();
-        }
-        assert!(!it.valid());
         // Seeking to each key lands on it; stepping back lands on its predecessor.
         for (i, want) in expected.iter().enumerate() {
             it.seek(want);
