@@ -74,8 +74,9 @@ rust-checks:
 	# The 2-million-random-key load runs in release (its debug twin runs 200,000 keys).
 	$(CARGO) test --release -p siltdb --test compaction_keeps_random_load_flowing
 
-# loom model checks of the event thread's hand-offs (core/src/db/notifier.rs) and of the
-# writer queue behind group commit (core/src/db/writer_queue.rs), through the
+# loom model checks of the event thread's hand-offs (core/src/db/notifier.rs), of the
+# writer queue behind group commit (core/src/db/writer_queue.rs) and of the memtable
+# skiplist's publication of new nodes (core/src/memtable/skiplist.rs), through the
 # core/src/sync.rs shim. Own target directory: --cfg loom would otherwise invalidate the
 # release build of the library. LOOM_MAX_PREEMPTIONS=3 takes seconds; 4 takes a minute.
 LOOM_MAX_PREEMPTIONS ?= 3

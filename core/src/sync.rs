@@ -11,6 +11,7 @@
 //! - `Condvar`: `new`, `wait(&mut guard)`, `notify_one()`, `notify_all()`, `Default`.
 //!   What `notify_*` return differs between the builds (parking_lot: whether / how many
 //!   threads woke; loom: nothing): use them as statements.
+//! - `atomic`: `AtomicU64`, `AtomicUsize`, `Ordering`.
 //! - `thread`: `Builder` (`new().name(..).spawn(f) -> io::Result<JoinHandle>`), `spawn`,
 //!   `JoinHandle` (`join`, `thread().id()`), `current().id()`, `ThreadId`, `yield_now`,
 //!   `sleep` (a yield under loom, which has no clock).
@@ -26,6 +27,15 @@ pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
 
 #[cfg(loom)]
 pub(crate) use self::loom_adapter::{Condvar, Mutex, MutexGuard};
+
+/// Atomics: `std`'s normally, loom's in a model (the memtable's arena and skiplist).
+pub(crate) mod atomic {
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    #[cfg(loom)]
+    pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+}
 
 /// Threads: `std::thread` normally, `loom::thread` in a model.
 pub(crate) mod thread {

@@ -7,8 +7,9 @@
 //! Whatever a reader reaches through a link it loaded with `Acquire` was stored before the
 //! writer published that link with `Release` (see `skiplist.rs`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a word lives: the segment in the top bits, the word's index in it below.
 pub(super) type Addr = u64;
@@ -24,8 +25,12 @@ const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 /// this many hold far more than any machine's memory: a true invariant, not a limit.
 const MAX_SEGMENTS: usize = 1024;
 
-/// The first segments' size, in words (4 KiB): a small memtable stays small.
+/// The first segments' size, in words (4 KiB): a small memtable stays small. In a loom
+/// model every word is a modelled atomic, so segments there are small.
+#[cfg(not(loom))]
 const MIN_SEGMENT_WORDS: usize = 512;
+#[cfg(loom)]
+const MIN_SEGMENT_WORDS: usize = 32;
 
 /// Segments stop growing with the arena at this size (2 MiB) until the arena is 32 times
 /// larger, so the unused tail of the newest segment stays small...

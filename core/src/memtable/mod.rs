@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::key::{
     extract_user_key, pack_sequence_and_type, LookupResult, SequenceNumber, ValueType,
     VALUE_TYPE_FOR_SEEK,
 };
+use crate::sync::Mutex;
 
 mod arena;
 mod skiplist;

@@ -8,9 +8,9 @@
 //! comparisons are one or two integer compares.
 
 use std::cmp::Ordering;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as Atomic};
 
-use parking_lot::Mutex;
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering as Atomic};
+use crate::sync::Mutex;
 
 use super::arena::{pack_into, pad_word, unpack_into, words_for, Addr, Arena, Cursor, NULL};
 
@@ -349,4 +349,65 @@ fn random_height(state: &mut u64) -> usize {
         height += 1;
     }
     height
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::sync::thread;
+
+    /// Derived from the key, so that an entry seen before all its words were stored
+    /// would show a wrong value.
+    fn value_of(user_key: &[u8]) -> Vec<u8> {
+        user_key.iter().rev().cycle().take(12).copied().collect()
+    }
+
+    /// What a reader sees: the entries on level 0 in order, each whole, and lookups that
+    /// find either nothing or the whole entry.
+    fn read_all(list: &SkipList) {
+        let mut node = list.first();
+        let mut last: Option<Vec<u8>> = None;
+        while node != NULL {
+            let (mut key, mut value) = (Vec::new(), Vec::new());
+            list.internal_key_into(node, &mut key);
+            list.value_into(node, &mut value);
+            assert_eq!(value, value_of(&key[..key.len() - 8]));
+            if let Some(last) = &last {
+                assert!(last < &key, "{last:?} before {key:?}");
+            }
+            last = Some(key);
+            node = list.next(node, 0);
+        }
+        for user_key in [&b"c"[..], b"m", b"x"] {
+            let fence = SearchKey::fence(user_key);
+            let node = list.find_greater_or_equal(&fence, None);
+            if node != NULL && list.has_user_key(node, &fence) {
+                let mut value = Vec::new();
+                list.value_into(node, &mut value);
+                assert_eq!(value, value_of(user_key));
+            }
+        }
+    }
+
+    #[test]
+    fn a_reader_racing_the_writer_sees_whole_entries_in_order() {
+        loom::model(|| {
+            let list = Arc::new(SkipList::new());
+            // The reader is the spawned thread: loom orders SeqCst operations (the
+            // writer's lock, a join) strongly enough to hide the race if the writer is.
+            let reader = {
+                let list = Arc::clone(&list);
+                thread::spawn(move || read_all(&list))
+            };
+            // An append (after the tail), then a key before it (a search).
+            for (seq, user_key) in [(1u64, &b"m"[..]), (2, b"c")] {
+                list.insert(user_key, (seq << 8) | 1, &value_of(user_key));
+            }
+            reader.join().expect("reader");
+            read_all(&list);
+            assert_eq!(list.len(), 2);
+        });
+    }
 }
