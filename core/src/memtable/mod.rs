@@ -10,6 +10,7 @@ use crate::key::{
     extract_user_key, pack_sequence_and_type, LookupResult, SequenceNumber, ValueType,
     VALUE_TYPE_FOR_SEEK,
 };
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 
 mod arena;
@@ -45,13 +46,10 @@ pub struct MemTable {
     /// User keys sampled at insertion (one in [`SAMPLE_EVERY`]): a uniform sample of the
     /// entries, from which a walk or a flush picks keys that cut the list into ranges of
     /// similar size.
-    samples: Mutex<Samples>,
-}
-
-#[derive(Default)]
-struct Samples {
-    keys: Vec<Box<[u8]>>,
-    bytes: usize,
+    samples: Mutex<Vec<Box<[u8]>>>,
+    /// What the samples cost, readable without their lock: the write path asks for the
+    /// memory usage on every write.
+    sample_bytes: AtomicUsize,
 }
 
 impl Default for MemTable {
@@ -73,7 +71,8 @@ impl MemTable {
     pub fn new() -> MemTable {
         MemTable {
             list: SkipList::new(),
-            samples: Mutex::new(Samples::default()),
+            samples: Mutex::new(Vec::new()),
+            sample_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -88,9 +87,9 @@ impl MemTable {
         self.list
             .insert(user_key, pack_sequence_and_type(seq, t), value);
         if self.list.len() % SAMPLE_EVERY == 0 {
-            let mut samples = self.samples.lock();
-            samples.keys.push(user_key.into());
-            samples.bytes += user_key.len() + SAMPLE_OVERHEAD;
+            self.samples.lock().push(user_key.into());
+            self.sample_bytes
+                .fetch_add(user_key.len() + SAMPLE_OVERHEAD, Ordering::Relaxed);
         }
     }
 
@@ -116,7 +115,7 @@ impl MemTable {
     /// Bytes held: the arena words handed out (nodes, keys, values, and the tails of
     /// segments left behind) and the sampled keys — as LevelDB counts its arena.
     pub fn approximate_memory_usage(&self) -> usize {
-        self.list.memory_usage() + self.samples.lock().bytes
+        self.list.memory_usage() + self.sample_bytes.load(Ordering::Relaxed)
     }
 
     pub fn len(&self) -> usize {
@@ -220,7 +219,6 @@ impl MemTable {
     fn cut_keys(&self, runs: usize, start: Option<&[u8]>, end: Option<&[u8]>) -> Vec<Box<[u8]>> {
         let sampled = self.samples.lock();
         let mut samples: Vec<&[u8]> = sampled
-            .keys
             .iter()
             .map(|s| &s[..])
             .filter(|s| start.map_or(true, |start| *s > start))
@@ -340,7 +338,6 @@ impl InternalIterator for MemTableIterator {
 mod tests {
     use super::*;
     use crate::key::{extract_user_key, make_internal_key, parse_internal_key};
-    use std::sync::atomic::Ordering;
 
     fn found(v: &[u8]) -> Option<LookupResult> {
         Some(LookupResult::Found(v.to_vec()))

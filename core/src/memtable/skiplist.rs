@@ -143,7 +143,10 @@ impl SkipList {
         body[0].store(lengths, Atomic::Relaxed);
         body[1].store(tag, Atomic::Relaxed);
         let key_at = HEADER_WORDS as usize;
-        pack_into(&body[key_at..key_at + key_words], user_key);
+        // The search key already holds the user key packed.
+        for (slot, &word) in body[key_at..key_at + key_words].iter().zip(target.words()) {
+            slot.store(word, Atomic::Relaxed);
+        }
         pack_into(&body[key_at + key_words..], value);
         if height > self.max_height.load(Atomic::Relaxed) {
             // prev[] above the old height already holds the head.
