@@ -33,6 +33,12 @@ pub struct Options {
     /// Bytes of decoded data blocks kept in memory for reads (8 MiB, LevelDB's default;
     /// plyvel's `lru_cache_size`). 0 disables the cache.
     pub block_cache_size: usize,
+    /// Bytes of table files point lookups may hold whole in memory (256 MiB; 0: none).
+    /// A table is loaded once lookups have read as many bytes of it from disk as the
+    /// file holds; after that its blocks are read in place, with no system call and no
+    /// copy. LevelDB gets the same by mapping table files into memory; this is that
+    /// memory, counted and bounded. It is heap, on top of the page cache's copy.
+    pub resident_table_budget: usize,
     /// Approximate uncompressed size of a table data block (4 KiB).
     pub block_size: usize,
     /// Keys between restart points in a data block (16).
@@ -72,6 +78,7 @@ impl Default for Options {
             write_buffer_size: 4 << 20,
             max_open_files: 1000,
             block_cache_size: 8 << 20,
+            resident_table_budget: 256 << 20,
             block_size: 4 << 10,
             block_restart_interval: 16,
             max_file_size: 2 << 20,
@@ -137,6 +144,7 @@ impl fmt::Debug for Options {
             .field("write_buffer_size", &self.write_buffer_size)
             .field("max_open_files", &self.max_open_files)
             .field("block_cache_size", &self.block_cache_size)
+            .field("resident_table_budget", &self.resident_table_budget)
             .field("block_size", &self.block_size)
             .field("block_restart_interval", &self.block_restart_interval)
             .field("max_file_size", &self.max_file_size)

@@ -14,7 +14,7 @@ impl Db {
     /// `leveldb.num-files-at-level<N>`, `leveldb.stats`, `leveldb.sstables`,
     /// `leveldb.approximate-memory-usage`, `siltdb.num-immutable-mem-table`,
     /// `siltdb.mem-table-flush-pending`, `siltdb.background-error`, `siltdb.num-flushes`,
-    /// `siltdb.cur-size-active-mem-table`.
+    /// `siltdb.cur-size-active-mem-table`, `siltdb.resident-table-bytes`.
     pub fn property(&self, name: &str) -> Option<String> {
         self.inner().property(name)
     }
@@ -49,8 +49,10 @@ impl DbInner {
                     .map(|i| i.mem.approximate_memory_usage())
                     .sum();
                 let blocks = self.table_cache.block_cache_usage();
-                Some((st.mem.approximate_memory_usage() + imm + blocks).to_string())
+                let resident = self.table_cache.resident_usage();
+                Some((st.mem.approximate_memory_usage() + imm + blocks + resident).to_string())
             }
+            "siltdb.resident-table-bytes" => Some(self.table_cache.resident_usage().to_string()),
             "siltdb.num-immutable-mem-table" => Some(st.imm.len().to_string()),
             "siltdb.mem-table-flush-pending" => Some(u8::from(!st.imm.is_empty()).to_string()),
             "siltdb.background-error" => Some(

@@ -21,26 +21,29 @@ pub fn bytewise_compare(a: &[u8], b: &[u8]) -> Ordering {
 
 /// A decoded block: entry bytes followed by the restart array, immutable and shareable.
 /// The restart offsets are read from the bytes where needed (validated once in `new`),
-/// so loading a block allocates nothing beyond its contents.
+/// so loading a block allocates nothing beyond its contents. `D` is where the bytes
+/// live: an owned buffer for blocks read from a file, or a slice of a resident table's
+/// image, read in place (see `table/resident.rs`).
 #[derive(Debug)]
-pub struct Block {
-    data: Vec<u8>,
+pub struct Block<D = Vec<u8>> {
+    data: D,
     /// Where the entries end and the restart array begins.
     restart_offset: usize,
     num_restarts: usize,
 }
 
-impl Block {
+impl<D: AsRef<[u8]>> Block<D> {
     /// Validates the restart array of `contents`. Corruption when the count or an
     /// offset cannot be right (offsets must increase and point into the entry area).
-    pub fn new(contents: Vec<u8>) -> Result<Block> {
-        let len = contents.len();
+    pub fn new(contents: D) -> Result<Block<D>> {
+        let bytes = contents.as_ref();
+        let len = bytes.len();
         let Some(count_at) = len.checked_sub(4) else {
             return Err(Error::corruption(format!(
                 "bad block contents: {len} bytes is too short for a restart count"
             )));
         };
-        let count = decode_fixed32(&contents[count_at..]).unwrap_or(u32::MAX) as usize;
+        let count = decode_fixed32(&bytes[count_at..]).unwrap_or(u32::MAX) as usize;
         if count > count_at / 4 {
             return Err(Error::corruption(format!(
                 "bad block contents: {count} restarts do not fit in {len} bytes"
@@ -48,7 +51,7 @@ impl Block {
         }
         let restart_offset = count_at - 4 * count;
         let mut prev: Option<u32> = None;
-        for chunk in contents[restart_offset..count_at].chunks_exact(4) {
+        for chunk in bytes[restart_offset..count_at].chunks_exact(4) {
             let r = decode_fixed32(chunk).unwrap_or(u32::MAX);
             if r as usize > restart_offset || prev.is_some_and(|p| r <= p) {
                 return Err(Error::corruption(format!(
@@ -66,26 +69,7 @@ impl Block {
 
     /// Size of the block contents in bytes (entries and restart array).
     pub fn size(&self) -> usize {
-        self.data.len()
-    }
-
-    /// The contents, handed back so that their buffer can be reused for another read.
-    pub fn into_contents(self) -> Vec<u8> {
-        self.data
-    }
-
-    /// An unpositioned iterator ordering keys by `cmp`.
-    pub fn iter(self: &Arc<Self>, cmp: KeyComparator) -> BlockIter {
-        BlockIter {
-            block: Arc::clone(self),
-            cmp,
-            current: self.restart_offset,
-            restart_index: self.num_restarts,
-            key: Vec::new(),
-            value_start: self.restart_offset,
-            value_end: self.restart_offset,
-            status: None,
-        }
+        self.data.as_ref().len()
     }
 
     /// Point lookup: the value of the first entry whose key is >= `target`, with that key
@@ -107,17 +91,17 @@ impl Block {
         };
         let mut at = self.restart_point(restart);
         while at < self.restart_offset {
-            let Some(h) =
-                decode_entry(&self.data, at, self.restart_offset).filter(|h| h.shared <= key.len())
+            let Some(h) = decode_entry(self.data.as_ref(), at, self.restart_offset)
+                .filter(|h| h.shared <= key.len())
             else {
                 return Err(bad_entry(OVERRUN));
             };
             let value_start = h.delta_at + h.non_shared;
             let value_end = value_start + h.value_len;
             key.truncate(h.shared);
-            key.extend_from_slice(&self.data[h.delta_at..value_start]);
+            key.extend_from_slice(&self.data.as_ref()[h.delta_at..value_start]);
             if cmp(key, target) != Ordering::Less {
-                return Ok(Some(&self.data[value_start..value_end]));
+                return Ok(Some(&self.data.as_ref()[value_start..value_end]));
             }
             at = value_end;
         }
@@ -133,6 +117,7 @@ impl Block {
         }
         let at = self.restart_offset + 4 * index;
         self.data
+            .as_ref()
             .get(at..)
             .and_then(decode_fixed32)
             .map_or(self.restart_offset, |r| r as usize)
@@ -141,11 +126,12 @@ impl Block {
     /// The whole key stored at restart point `index`, or None if it is malformed.
     fn restart_key(&self, index: usize) -> Option<&[u8]> {
         let at = self.restart_point(index);
-        let header = decode_entry(&self.data, at, self.restart_offset)?;
+        let header = decode_entry(self.data.as_ref(), at, self.restart_offset)?;
         if header.shared != 0 {
             return None;
         }
         self.data
+            .as_ref()
             .get(header.delta_at..header.delta_at + header.non_shared)
     }
 
@@ -164,6 +150,27 @@ impl Block {
             }
         }
         Some(left)
+    }
+}
+
+impl Block {
+    /// The contents, handed back so that their buffer can be reused for another read.
+    pub fn into_contents(self) -> Vec<u8> {
+        self.data
+    }
+
+    /// An unpositioned iterator ordering keys by `cmp`.
+    pub fn iter(self: &Arc<Self>, cmp: KeyComparator) -> BlockIter {
+        BlockIter {
+            block: Arc::clone(self),
+            cmp,
+            current: self.restart_offset,
+            restart_index: self.num_restarts,
+            key: Vec::new(),
+            value_start: self.restart_offset,
+            value_end: self.restart_offset,
+            status: None,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::key::LookupResult;
 use crate::options::{Options, ReadOptions};
 use crate::table::block_cache::{BlockCache, IntMap};
 use crate::table::reader::{Table, TableIterator};
+use crate::table::resident::ResidentBudget;
 
 /// An LRU of open tables keyed by file number. `Send + Sync`; the lock is held only to
 /// look up or insert, never while a file is opened or read.
@@ -22,6 +23,8 @@ pub struct TableCache {
     state: Mutex<CacheState>,
     /// Data blocks of every table, shared (None when `block_cache_size` is 0).
     block_cache: Option<Arc<BlockCache>>,
+    /// Bytes of tables held whole in memory (None when `resident_table_budget` is 0).
+    resident: Option<Arc<ResidentBudget>>,
 }
 
 struct CacheState {
@@ -49,7 +52,14 @@ impl TableCache {
             }),
             block_cache: (options.block_cache_size > 0)
                 .then(|| Arc::new(BlockCache::new(options.block_cache_size))),
+            resident: (options.resident_table_budget > 0)
+                .then(|| Arc::new(ResidentBudget::new(options.resident_table_budget))),
         }
+    }
+
+    /// Bytes held by resident tables, open or still read by an iterator.
+    pub fn resident_usage(&self) -> usize {
+        self.resident.as_ref().map_or(0, |r| r.used())
     }
 
     /// Bytes held by the block cache.
@@ -151,6 +161,9 @@ impl TableCache {
         let mut table = Table::open(&self.options, file, file_size, &path.display().to_string())?;
         if let Some(cache) = &self.block_cache {
             table.attach_block_cache(Arc::clone(cache));
+        }
+        if let Some(budget) = &self.resident {
+            table.attach_resident_budget(Arc::clone(budget));
         }
         Ok(table)
     }

@@ -5,6 +5,7 @@ use crate::coding::{get_varint64, put_fixed64, put_varint64};
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
+use crate::table::resident::Residency;
 
 /// Last 8 bytes of every table file, stored little-endian.
 pub const TABLE_MAGIC: u64 = 0xdb47_7524_8b80_fb57;
@@ -95,6 +96,73 @@ pub struct TableFile {
     pub file: Box<dyn RandomAccessFile>,
     pub name: String,
     pub size: u64,
+    /// The whole file in memory once lookups made it resident; reads come from there.
+    pub resident: Residency,
+}
+
+impl TableFile {
+    /// `file.read_at_into`, from the resident image when there is one.
+    fn read_at_into(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match self.resident.image() {
+            Some(image) => Ok(copy_out(image.bytes(), offset, buf)),
+            None => self.file.read_at_into(offset, buf),
+        }
+    }
+
+    /// `file.read_vectored_at`, from the resident image when there is one.
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
+        let Some(image) = self.resident.image() else {
+            return self.file.read_vectored_at(offset, bufs);
+        };
+        let mut total = 0;
+        for buf in bufs.iter_mut() {
+            let n = copy_out(image.bytes(), offset + total as u64, buf);
+            total += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Copies what `bytes` holds at `offset` into `buf`; fewer bytes only at the end.
+fn copy_out(bytes: &[u8], offset: u64, buf: &mut [u8]) -> usize {
+    let start = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
+    let n = buf.len().min(bytes.len() - start);
+    buf[..n].copy_from_slice(&bytes[start..start + n]);
+    n
+}
+
+/// The contents of the block at `handle`, read in place from `image` (the bytes of a
+/// resident table), its trailer checked as [`read_block`] checks it, the checksum only
+/// when `verify_checksum`. None for a compressed block: that one needs a buffer of its
+/// own to be decompressed into.
+pub fn block_in_place<'a>(
+    file: &TableFile,
+    image: &'a [u8],
+    handle: &BlockHandle,
+    verify_checksum: bool,
+) -> Result<Option<&'a [u8]>> {
+    let len = stored_len(file, handle)?;
+    let start = usize::try_from(handle.offset).unwrap_or(usize::MAX);
+    let Some(stored) = start.checked_add(len).and_then(|end| image.get(start..end)) else {
+        return Err(block_corruption(
+            file,
+            handle,
+            format!("runs past the {}-byte image of the file", image.len()),
+        ));
+    };
+    let (block_type, n) = check_trailer(file, handle, stored, verify_checksum)?;
+    match block_type {
+        NO_COMPRESSION => Ok(Some(&stored[..n])),
+        SNAPPY_COMPRESSION => Ok(None),
+        t => Err(block_corruption(
+            file,
+            handle,
+            format!("unknown block compression type {t}"),
+        )),
+    }
 }
 
 /// Reads the block at `handle`, checks its trailer and returns the uncompressed contents.
@@ -118,7 +186,7 @@ pub fn read_block_into(
 ) -> Result<Vec<u8>> {
     let len = stored_len(file, handle)?;
     buf.resize(len, 0);
-    let got = file.file.read_at_into(handle.offset, &mut buf)?;
+    let got = file.read_at_into(handle.offset, &mut buf)?;
     if got != len {
         return Err(block_corruption(
             file,
@@ -156,7 +224,7 @@ pub fn read_adjacent_blocks(
     }
     let want = (end - first.offset) as usize;
     let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-    let got = file.file.read_vectored_at(first.offset, &mut slices)?;
+    let got = file.read_vectored_at(first.offset, &mut slices)?;
     if got != want {
         return Err(block_corruption(
             file,
@@ -212,17 +280,7 @@ fn unwrap_block(
     verify_checksum: bool,
 ) -> Result<Vec<u8>> {
     let corrupt = |what: String| block_corruption(file, handle, what);
-    let Some(n) = buf.len().checked_sub(BLOCK_TRAILER_LEN) else {
-        return Err(corrupt("shorter than a block trailer".into()));
-    };
-    let block_type = buf[n];
-    if verify_checksum {
-        let stored = crate::coding::decode_fixed32(&buf[n + 1..]).unwrap_or(0);
-        let actual = crc::value(&[&buf[..n + 1]]);
-        if crc::unmask(stored) != actual {
-            return Err(corrupt("block checksum mismatch".into()));
-        }
-    }
+    let (block_type, n) = check_trailer(file, handle, &buf, verify_checksum)?;
     match block_type {
         NO_COMPRESSION => {
             buf.truncate(n);
@@ -231,6 +289,34 @@ fn unwrap_block(
         SNAPPY_COMPRESSION => decompress_snappy(&buf[..n]).map_err(corrupt),
         t => Err(corrupt(format!("unknown block compression type {t}"))),
     }
+}
+
+/// The type byte of `stored`, one whole stored block, and where its contents end; the
+/// checksum verified when `verify_checksum`.
+fn check_trailer(
+    file: &TableFile,
+    handle: &BlockHandle,
+    stored: &[u8],
+    verify_checksum: bool,
+) -> Result<(u8, usize)> {
+    let Some(n) = stored.len().checked_sub(BLOCK_TRAILER_LEN) else {
+        return Err(block_corruption(
+            file,
+            handle,
+            "shorter than a block trailer".into(),
+        ));
+    };
+    if verify_checksum {
+        let masked = crate::coding::decode_fixed32(&stored[n + 1..]).unwrap_or(0);
+        if crc::unmask(masked) != crc::value(&[&stored[..n + 1]]) {
+            return Err(block_corruption(
+                file,
+                handle,
+                "block checksum mismatch".into(),
+            ));
+        }
+    }
+    Ok((stored[n], n))
 }
 
 /// Snappy cannot expand input by more than this; a larger claimed length is corrupt and
@@ -273,6 +359,7 @@ mod tests {
             file: Box::new(MemFile(bytes)),
             name: "000007.ldb".into(),
             size,
+            resident: Residency::default(),
         }
     }
 

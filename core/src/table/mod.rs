@@ -13,6 +13,7 @@ pub mod format;
 pub mod index;
 pub mod merger;
 pub mod reader;
+pub mod resident;
 #[cfg(test)]
 pub(crate) mod test_util;
 

@@ -16,10 +16,11 @@ use crate::table::block::{bytewise_compare, Block, BlockIter};
 use crate::table::block_cache::{new_cache_id, BlockCache};
 use crate::table::filter::{BloomFilterPolicy, FilterBlockReader, FILTER_META_KEY};
 use crate::table::format::{
-    read_adjacent_blocks, read_block, read_block_into, BlockHandle, Footer, TableFile,
-    BLOCK_TRAILER_LEN, FOOTER_LEN,
+    block_in_place, read_adjacent_blocks, read_block, read_block_into, BlockHandle, Footer,
+    TableFile, BLOCK_TRAILER_LEN, FOOTER_LEN,
 };
 use crate::table::index::TableIndex;
+use crate::table::resident::{Residency, ResidentBudget};
 
 /// An open, immutable table. `Send + Sync`: lookups and iterators from many threads share
 /// it through an `Arc`.
@@ -62,6 +63,7 @@ impl Table {
             file,
             name: name.to_string(),
             size,
+            resident: Residency::default(),
         };
         let index_block = Arc::new(load_block(&file, &footer.index_handle, true, Vec::new())?);
         let index = TableIndex::parse(&index_block)
@@ -83,24 +85,48 @@ impl Table {
         self.block_cache = Some(cache);
     }
 
+    /// Lets point lookups make this table resident under `budget` (see
+    /// `table/resident.rs`).
+    pub fn attach_resident_budget(&mut self, budget: Arc<ResidentBudget>) {
+        self.file.resident = Residency::new(budget);
+    }
+
+    /// Whether the whole file is held in memory.
+    pub fn is_resident(&self) -> bool {
+        self.file.resident.image().is_some()
+    }
+
     /// The data block at `handle`: from the block cache when there, else read (verified
-    /// when asked, and always when it is going into the cache) and cached if `fill`.
-    fn data_block(&self, handle: &BlockHandle, verify: bool, fill: bool) -> Result<Arc<Block>> {
-        let Some(cache) = &self.block_cache else {
-            return Ok(Arc::new(load_block(
-                &self.file,
-                handle,
-                verify,
-                Vec::new(),
-            )?));
+    /// when asked, and always when it is going into the cache) and cached if `fill`. A
+    /// `lookup`'s read from disk counts towards making the table resident.
+    fn data_block(
+        &self,
+        handle: &BlockHandle,
+        verify: bool,
+        fill: bool,
+        lookup: bool,
+    ) -> Result<Arc<Block>> {
+        let block = match &self.block_cache {
+            None => Arc::new(load_block(&self.file, handle, verify, Vec::new())?),
+            Some(cache) => {
+                if let Some(block) = cache.get(self.cache_id, handle.offset) {
+                    return Ok(block);
+                }
+                let buf = cache.take_buffer(self.cache_id, handle.offset);
+                let block = Arc::new(load_block(&self.file, handle, verify || fill, buf)?);
+                if fill {
+                    cache.insert(self.cache_id, handle.offset, Arc::clone(&block));
+                }
+                block
+            }
         };
-        if let Some(block) = cache.get(self.cache_id, handle.offset) {
-            return Ok(block);
-        }
-        let buf = cache.take_buffer(self.cache_id, handle.offset);
-        let block = Arc::new(load_block(&self.file, handle, verify || fill, buf)?);
-        if fill {
-            cache.insert(self.cache_id, handle.offset, Arc::clone(&block));
+        if lookup && !self.is_resident() {
+            self.file.resident.note_disk_read(
+                handle.size + BLOCK_TRAILER_LEN as u64,
+                &*self.file.file,
+                self.file.size,
+                self.index.len(),
+            );
         }
         Ok(block)
     }
@@ -180,7 +206,8 @@ impl Table {
         scratch: &mut Vec<u8>,
     ) -> Result<Option<LookupResult>> {
         let user_key = extract_user_key(target);
-        let Some(handle) = self.index.handle(self.index.seek(target)) else {
+        let position = self.index.seek(target);
+        let Some(handle) = self.index.handle(position) else {
             return Ok(None);
         };
         if let Some(filter) = &self.filter {
@@ -188,14 +215,41 @@ impl Table {
                 return Ok(None);
             }
         }
-        let block = self.data_block(&handle, self.verify(read), read.fill_cache)?;
+        let context = |e| with_context(e, &self.file.name, handle.offset);
+        if let Some(image) = self.file.resident.image() {
+            // Resident: the block is read where it lies, its checksum verified once.
+            let verify = !image.is_checked(position);
+            if let Some(contents) = block_in_place(&self.file, image.bytes(), &handle, verify)? {
+                let block = Block::new(contents).map_err(context)?;
+                if verify {
+                    image.mark_checked(position);
+                }
+                let value = block
+                    .seek_entry(compare_internal_keys, target, scratch)
+                    .map_err(context)?;
+                return self.lookup_result(&handle, user_key, value, scratch);
+            }
+        }
+        let block = self.data_block(&handle, self.verify(read), read.fill_cache, true)?;
         let value = block
             .seek_entry(compare_internal_keys, target, scratch)
-            .map_err(|e| with_context(e, &self.file.name, handle.offset))?;
+            .map_err(context)?;
+        self.lookup_result(&handle, user_key, value, scratch)
+    }
+
+    /// What a lookup for `user_key` found: `value` is the entry at or after the lookup
+    /// key in the block at `handle`, whose key is in `found_key`.
+    fn lookup_result(
+        &self,
+        handle: &BlockHandle,
+        user_key: &[u8],
+        value: Option<&[u8]>,
+        found_key: &[u8],
+    ) -> Result<Option<LookupResult>> {
         let Some(value) = value else {
             return Ok(None);
         };
-        let parsed = parse_internal_key(scratch).ok_or_else(|| {
+        let parsed = parse_internal_key(found_key).ok_or_else(|| {
             Error::corruption(format!(
                 "{}: block at offset {}: corrupted internal key",
                 self.file.name, handle.offset
@@ -376,7 +430,7 @@ impl TableIterator {
                 Err(_) => self.readahead_blocks = 1,
             }
         }
-        table.data_block(&handle, self.verify, self.fill_cache)
+        table.data_block(&handle, self.verify, self.fill_cache, false)
     }
 
     /// True when the data iterator is positioned; records its error otherwise.
