@@ -445,6 +445,14 @@ void siltdb_options_set_write_buffer_size(struct siltdb_options_t *opts, size_t 
 void siltdb_options_set_block_cache_size(struct siltdb_options_t *opts, size_t bytes);
 
 /**
+ * Bytes of table files that point lookups may hold whole in memory (default 256 MiB; 0
+ * for none). A table is loaded once lookups have read as many bytes of it from disk as
+ * the file holds, and is then read in place, with no system call or copy; each block's
+ * checksum is still verified, once. The memory is given back when the table is closed.
+ */
+void siltdb_options_set_resident_table_budget(struct siltdb_options_t *opts, size_t bytes);
+
+/**
  * Check aggressively for corruption; a corrupt log fails the open (default 0).
  */
 void siltdb_options_set_paranoid_checks(struct siltdb_options_t *opts, uint8_t v);

@@ -168,6 +168,19 @@ pub unsafe extern "C" fn siltdb_options_set_block_cache_size(
     unsafe { set(opts, |o| o.engine.block_cache_size = bytes) }
 }
 
+/// Bytes of table files that point lookups may hold whole in memory (default 256 MiB; 0
+/// for none). A table is loaded once lookups have read as many bytes of it from disk as
+/// the file holds, and is then read in place, with no system call or copy; each block's
+/// checksum is still verified, once. The memory is given back when the table is closed.
+#[no_mangle]
+pub unsafe extern "C" fn siltdb_options_set_resident_table_budget(
+    opts: *mut siltdb_options_t,
+    bytes: usize,
+) {
+    // SAFETY: header contract: NULL or a live handle from its _create.
+    unsafe { set(opts, |o| o.engine.resident_table_budget = bytes) }
+}
+
 /// Check aggressively for corruption; a corrupt log fails the open (default 0).
 #[no_mangle]
 pub unsafe extern "C" fn siltdb_options_set_paranoid_checks(opts: *mut siltdb_options_t, v: u8) {

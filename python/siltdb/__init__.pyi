@@ -199,6 +199,8 @@ class DB:
         write_buffer_size: Optional[int] = None,
         max_open_files: Optional[int] = None,
         lru_cache_size: Optional[int] = None,  # block cache bytes (default 8 MiB)
+        # bytes of hot table files held whole in memory (default 256 MiB; 0: none)
+        resident_table_budget: Optional[int] = None,
         block_size: Optional[int] = None,
         block_restart_interval: Optional[int] = None,
         max_file_size: Optional[int] = None,

@@ -74,6 +74,7 @@ impl PyDb {
         write_buffer_size = None,
         max_open_files = None,
         lru_cache_size = None,
+        resident_table_budget = None,
         block_size = None,
         block_restart_interval = None,
         max_file_size = None,
@@ -85,7 +86,7 @@ impl PyDb {
     #[pyo3(
         text_signature = "(name, *, create_if_missing=False, error_if_exists=False, \
         paranoid_checks=None, write_buffer_size=None, max_open_files=None, lru_cache_size=None, \
-        block_size=None, block_restart_interval=None, max_file_size=None, \
+        resident_table_budget=None, block_size=None, block_restart_interval=None, max_file_size=None, \
         compression='snappy', bloom_filter_bits=None, listener=None, flush_on_close=False)"
     )]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword arguments one to one
@@ -98,6 +99,7 @@ impl PyDb {
         write_buffer_size: Option<usize>,
         max_open_files: Option<usize>,
         lru_cache_size: Option<usize>,
+        resident_table_budget: Option<usize>,
         block_size: Option<usize>,
         block_restart_interval: Option<usize>,
         max_file_size: Option<u64>,
@@ -114,6 +116,7 @@ impl PyDb {
             write_buffer_size,
             max_open_files,
             lru_cache_size,
+            resident_table_budget,
             block_size,
             block_restart_interval,
             max_file_size,

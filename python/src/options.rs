@@ -17,6 +17,8 @@ pub struct Tuning {
     pub max_open_files: Option<usize>,
     /// plyvel's name for the block cache size in bytes.
     pub lru_cache_size: Option<usize>,
+    /// siltdb's own: bytes of table files lookups may hold whole in memory.
+    pub resident_table_budget: Option<usize>,
     pub block_size: Option<usize>,
     pub block_restart_interval: Option<usize>,
     pub max_file_size: Option<u64>,
@@ -34,6 +36,9 @@ impl Tuning {
             write_buffer_size: self.write_buffer_size.unwrap_or(d.write_buffer_size),
             max_open_files: self.max_open_files.unwrap_or(d.max_open_files),
             block_cache_size: self.lru_cache_size.unwrap_or(d.block_cache_size),
+            resident_table_budget: self
+                .resident_table_budget
+                .unwrap_or(d.resident_table_budget),
             block_size: self.block_size.unwrap_or(d.block_size),
             block_restart_interval: self
                 .block_restart_interval
@@ -119,6 +124,7 @@ pub fn repair_db(
         write_buffer_size,
         max_open_files,
         lru_cache_size,
+        resident_table_budget: None,
         block_size,
         block_restart_interval,
         max_file_size,

@@ -48,6 +48,7 @@ static void null_arguments_are_invalid_not_fatal(void) {
     siltdb_options_set_error_if_exists(NULL, 1);
     siltdb_options_set_write_buffer_size(NULL, 1);
     siltdb_options_set_block_cache_size(NULL, 1);
+    siltdb_options_set_resident_table_budget(NULL, 1);
     siltdb_options_set_paranoid_checks(NULL, 1);
     siltdb_options_set_compression(NULL, 1);
     siltdb_options_set_bloom_bits_per_key(NULL, 1);
@@ -185,6 +186,7 @@ static void open_rules(void) {
     siltdb_options_set_block_size(opts, 1024);
     siltdb_options_set_write_buffer_size(opts, 64 << 10);
     siltdb_options_set_block_cache_size(opts, 0); /* reads then always go to the file */
+    siltdb_options_set_resident_table_budget(opts, 0); /* ... every time */
     CHECK_STATUS(siltdb_open(s.db_path, opts, &db, &err), SILTDB_OK);
     CHECK(db != NULL);
     siltdb_options_destroy(opts); /* the open database does not need them */

@@ -134,3 +134,31 @@ def test_closed_db_raises_closed_error(db_path):
         db.stats()
     with pytest.raises(siltdb.ClosedError):
         db.get_property(b"leveldb.stats")
+
+
+def resident_bytes(db):
+    return int(db.get_property(b"siltdb.resident-table-bytes"))
+
+
+@pytest.mark.parametrize("budget, resident", [(None, True), (0, False)])
+def test_tables_read_often_become_resident_within_the_budget(db_path, budget, resident):
+    kwargs = {} if budget is None else {"resident_table_budget": budget}
+    db = siltdb.DB(db_path, create_if_missing=True, lru_cache_size=0, compression=None, **kwargs)
+    for i in range(5000):
+        db.put(b"key%06d" % i, b"v" * 100)
+    db.flush(wait=True)
+    table_bytes = sum(os.path.getsize(os.path.join(db_path, n)) for n in table_files(db_path))
+    assert resident_bytes(db) == 0
+    for _ in range(3):
+        for i in range(0, 5000, 7):
+            assert db.get(b"key%06d" % i) == b"v" * 100
+    assert resident_bytes(db) == (table_bytes if resident else 0)
+    db.close()
+
+
+def test_a_resident_table_budget_must_be_a_non_negative_int(db_path):
+    with pytest.raises(TypeError):
+        siltdb.DB(db_path, create_if_missing=True, resident_table_budget="1")
+    with pytest.raises(OverflowError):
+        siltdb.DB(db_path, create_if_missing=True, resident_table_budget=-1)
+    assert not os.path.exists(os.path.join(db_path, "CURRENT"))
