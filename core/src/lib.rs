@@ -10,7 +10,9 @@
 //! `db/table_build.rs`, `table/builder.rs`) → `log_and_apply` (`version/set.rs`) → `remove_obsolete_files`
 //! (`db/obsolete.rs`). Leveled compaction (`db/compaction.rs`, `version/compaction.rs`)
 //! keeps level 0 small, and moves down tables that reads check in vain (seek compaction).
-//! Reads merge memtables and tables (`db/read.rs`, `db/iter.rs`).
+//! Reads merge memtables and tables (`db/read.rs`, `db/iter.rs`); blocks come from the
+//! block cache (`table/block_cache.rs`), or in place from a table that lookups read often
+//! enough to hold whole in memory (`table/resident.rs`).
 //! Listeners (`events.rs`) hear about every flush and compaction, in order, on a per-Db
 //! event thread (`db/notifier.rs`). Files are LevelDB 1.23's, byte for byte.
 //!

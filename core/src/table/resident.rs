@@ -122,10 +122,20 @@ pub struct Residency {
 enum Load {
     #[default]
     NotStarted,
-    /// The first bytes of the file, read so far; their length is taken from the budget.
-    Reading(Vec<u8>),
+    /// The first bytes of the file, read so far; the whole file's `len` is taken from
+    /// the budget.
+    Reading { read: Vec<u8>, len: usize },
     /// Loaded, or given up after a failed or short read (one try per open table).
     Ended,
+}
+
+impl Drop for Residency {
+    /// A table closed halfway through loading gives back the bytes it reserved.
+    fn drop(&mut self) {
+        if let (Load::Reading { len, .. }, Some(budget)) = (self.load.get_mut(), &self.budget) {
+            budget.release(*len);
+        }
+    }
 }
 
 impl Residency {
@@ -133,7 +143,9 @@ impl Residency {
     pub fn new(budget: Arc<ResidentBudget>) -> Residency {
         Residency {
             budget: Some(budget),
-            ..Residency::default()
+            disk_bytes: AtomicU64::new(0),
+            load: Mutex::new(Load::NotStarted),
+            image: OnceLock::new(),
         }
     }
 
@@ -172,7 +184,7 @@ impl Residency {
         };
         let mut read = match std::mem::replace(&mut *load, Load::Ended) {
             Load::Ended => return,
-            Load::Reading(read) => read,
+            Load::Reading { read, .. } => read,
             Load::NotStarted => {
                 // A full budget is asked again by later lookups: tables close and give
                 // their bytes back.
@@ -194,7 +206,7 @@ impl Residency {
             }
         }
         if end < len {
-            *load = Load::Reading(read);
+            *load = Load::Reading { read, len };
             return;
         }
         let image = Image {
@@ -261,6 +273,14 @@ mod tests {
         }
         r.note_disk_read(4096, &file, len as u64, 100);
         assert_eq!(r.image().expect("third chunk ends it").bytes(), &file.0[..]);
+        assert_eq!(budget.used(), len);
+
+        // A table closed halfway through loading gives its reservation back.
+        let half = Residency::new(Arc::clone(&budget));
+        half.note_disk_read(len as u64, &file, len as u64, 100);
+        assert!(half.image().is_none());
+        assert_eq!(budget.used(), 2 * len);
+        drop(half);
         assert_eq!(budget.used(), len);
     }
 
