@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{files_of_type, get, non_empty_levels, version_on_disk};
+use common::{files_of_type, get, non_empty_levels, table_sizes, version_on_disk};
 use siltdb::filename::FileType;
 use siltdb::{CompressionType, Db, Options, WriteOptions};
 
@@ -38,14 +38,7 @@ fn value(k: &[u8], round: u64) -> Vec<u8> {
 }
 
 fn table_bytes(dir: &Path) -> u64 {
-    files_of_type(dir, FileType::Table)
-        .iter()
-        .map(|n| {
-            std::fs::metadata(dir.join(format!("{n:06}.ldb")))
-                .expect("table file")
-                .len()
-        })
-        .sum()
+    table_sizes(dir).iter().sum()
 }
 
 /// Every table file on one level, in order and disjoint.

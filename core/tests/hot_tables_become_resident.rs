@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{files_of_type, mix64, options, put, value_for};
+use common::{files_of_type, mix64, options, put, table_sizes, value_for};
 use siltdb::filename::FileType;
 use siltdb::{CompressionType, Db, ErrorKind, FlushOptions, Options, ReadOptions};
 
@@ -42,14 +42,7 @@ fn resident_bytes(db: &Db) -> u64 {
 }
 
 fn table_bytes(dir: &std::path::Path) -> u64 {
-    files_of_type(dir, FileType::Table)
-        .iter()
-        .map(|n| {
-            std::fs::metadata(dir.join(format!("{n:06}.ldb")))
-                .expect("table")
-                .len()
-        })
-        .sum()
+    table_sizes(dir).iter().sum()
 }
 
 /// Reads every key `rounds` times in a scattered order, checking each value.
@@ -106,15 +99,7 @@ fn a_budget_of_zero_or_one_too_small_keeps_tables_on_disk() {
     db.close().expect("close");
 
     // Room for some tables (a table may take an eighth of the budget), not all of them.
-    let one = files_of_type(dir.path(), FileType::Table)
-        .iter()
-        .map(|n| {
-            std::fs::metadata(dir.path().join(format!("{n:06}.ldb")))
-                .expect("table")
-                .len()
-        })
-        .max()
-        .expect("tables");
+    let one = table_sizes(dir.path()).into_iter().max().expect("tables");
     let budget = (one * 8) as usize;
     assert!(
         table_bytes(dir.path()) > budget as u64,

@@ -101,37 +101,13 @@ pub struct TableFile {
 }
 
 impl TableFile {
-    /// `file.read_at_into`, from the resident image when there is one.
-    fn read_at_into(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+    /// Where block reads come from: the resident image when there is one, else the file.
+    fn source(&self) -> &dyn RandomAccessFile {
         match self.resident.image() {
-            Some(image) => Ok(copy_out(image.bytes(), offset, buf)),
-            None => self.file.read_at_into(offset, buf),
+            Some(image) => image,
+            None => &*self.file,
         }
     }
-
-    /// `file.read_vectored_at`, from the resident image when there is one.
-    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<usize> {
-        let Some(image) = self.resident.image() else {
-            return self.file.read_vectored_at(offset, bufs);
-        };
-        let mut total = 0;
-        for buf in bufs.iter_mut() {
-            let n = copy_out(image.bytes(), offset + total as u64, buf);
-            total += n;
-            if n < buf.len() {
-                break;
-            }
-        }
-        Ok(total)
-    }
-}
-
-/// Copies what `bytes` holds at `offset` into `buf`; fewer bytes only at the end.
-fn copy_out(bytes: &[u8], offset: u64, buf: &mut [u8]) -> usize {
-    let start = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
-    let n = buf.len().min(bytes.len() - start);
-    buf[..n].copy_from_slice(&bytes[start..start + n]);
-    n
 }
 
 /// The contents of the block at `handle`, read in place from `image` (the bytes of a
@@ -186,7 +162,7 @@ pub fn read_block_into(
 ) -> Result<Vec<u8>> {
     let len = stored_len(file, handle)?;
     buf.resize(len, 0);
-    let got = file.read_at_into(handle.offset, &mut buf)?;
+    let got = file.source().read_at_into(handle.offset, &mut buf)?;
     if got != len {
         return Err(block_corruption(
             file,
@@ -224,7 +200,7 @@ pub fn read_adjacent_blocks(
     }
     let want = (end - first.offset) as usize;
     let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-    let got = file.read_vectored_at(first.offset, &mut slices)?;
+    let got = file.source().read_vectored_at(first.offset, &mut slices)?;
     if got != want {
         return Err(block_corruption(
             file,

@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
+use crate::error::Result;
 use crate::fs::RandomAccessFile;
 
 /// A table larger than this share of the budget is never made resident, so that one big
@@ -97,6 +98,24 @@ impl Image {
         if let Some(w) = self.checked.get(index / 64) {
             w.fetch_or(1 << (index % 64), Ordering::Relaxed);
         }
+    }
+}
+
+/// The reads that copy (compressed blocks, iterators) come from memory once resident.
+impl RandomAccessFile for Image {
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0; len];
+        let n = self.read_at_into(offset, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn read_at_into(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let len = self.bytes.len();
+        let start = usize::try_from(offset).map_or(len, |o| o.min(len));
+        let n = buf.len().min(len - start);
+        buf[..n].copy_from_slice(&self.bytes[start..start + n]);
+        Ok(n)
     }
 }
 
@@ -225,7 +244,6 @@ impl Residency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Result;
 
     struct Bytes(Vec<u8>);
 
@@ -254,6 +272,16 @@ mod tests {
         assert!(!image.is_checked(2));
         image.mark_checked(2);
         assert!(image.is_checked(2) && !image.is_checked(1) && !image.is_checked(64));
+        // Copying reads come from the image, short only at its end.
+        let (mut a, mut b) = ([0u8; 6], [0u8; 20]);
+        let got = image
+            .read_vectored_at(9_990, &mut [&mut a[..], &mut b[..]])
+            .expect("read");
+        assert_eq!(
+            (got, &a[..], &b[..4]),
+            (10, &file.0[9_990..9_996], &file.0[9_996..])
+        );
+        assert_eq!(image.read_at(20_000, 5).expect("past the end"), b"");
         drop(r);
         assert_eq!(budget.used(), 0);
     }

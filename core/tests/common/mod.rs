@@ -72,6 +72,18 @@ pub fn levels_on_disk(dir: &Path) -> Vec<Vec<u64>> {
 }
 
 /// Bytes of every file in `dir`.
+/// Sizes of the table files in `dir`, in file-number order.
+pub fn table_sizes(dir: &Path) -> Vec<u64> {
+    files_of_type(dir, FileType::Table)
+        .iter()
+        .map(|n| {
+            std::fs::metadata(dir.join(format!("{n:06}.ldb")))
+                .expect("table file")
+                .len()
+        })
+        .collect()
+}
+
 pub fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .expect("read_dir")
