@@ -14,6 +14,7 @@ use siltdb::fs::PosixFs;
 use siltdb::{Db, ErrorKind, FlushOptions, Options};
 
 const N: u64 = 3000;
+const DEFAULT_FILE_SIZE: u64 = 2 << 20;
 
 fn key(i: u64) -> Vec<u8> {
     format!("key{i:06}").into_bytes()
@@ -36,11 +37,14 @@ fn assert_no_orphaned_tables(dir: &std::path::Path) {
     assert_eq!(files_of_type(dir, FileType::Table), named);
 }
 
-fn run_failing_compaction(op: FsOp, pattern: &str) {
+/// Fails every `op` on files matching `pattern` after the first `skip`, during a
+/// compaction whose output files are cut at `max_file_size`.
+fn run_failing_compaction(op: FsOp, pattern: &str, skip: usize, max_file_size: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let fs = FaultInjectionFs::new(Arc::new(PosixFs));
     let opts = Options {
         fs: fs.clone(),
+        max_file_size,
         ..options()
     };
     let db = Db::open(dir.path(), opts).expect("open");
@@ -52,7 +56,7 @@ fn run_failing_compaction(op: FsOp, pattern: &str) {
         db.flush(&FlushOptions { wait: true }).expect("flush");
     }
 
-    fs.fail(op, pattern, 0, usize::MAX);
+    fs.fail(op, pattern, skip, usize::MAX);
     let err = db
         .compact_range(None, None)
         .expect_err("the compaction must fail");
@@ -86,15 +90,23 @@ fn run_failing_compaction(op: FsOp, pattern: &str) {
 
 #[test]
 fn output_table_write_failure_is_sticky_and_loses_nothing() {
-    run_failing_compaction(FsOp::Write, ".ldb");
+    run_failing_compaction(FsOp::Write, ".ldb", 0, DEFAULT_FILE_SIZE);
 }
 
 #[test]
 fn output_table_sync_failure_is_sticky_and_loses_nothing() {
-    run_failing_compaction(FsOp::Sync, ".ldb");
+    run_failing_compaction(FsOp::Sync, ".ldb", 0, DEFAULT_FILE_SIZE);
+}
+
+/// Outputs are synced on another thread while the next is built: a sync failing after
+/// earlier outputs synced (and later ones were finished) still fails the compaction as a
+/// whole and leaves none of its files behind.
+#[test]
+fn a_later_output_sync_failure_is_sticky_and_loses_nothing() {
+    run_failing_compaction(FsOp::Sync, ".ldb", 2, 32 << 10);
 }
 
 #[test]
 fn manifest_failure_while_installing_is_sticky_and_loses_nothing() {
-    run_failing_compaction(FsOp::Sync, "MANIFEST");
+    run_failing_compaction(FsOp::Sync, "MANIFEST", 0, DEFAULT_FILE_SIZE);
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::events::{CompactionJobInfo, CompactionStats, TableFileInfo, TableFileReason};
 use crate::filename::{table_file_name, FileNumber};
 use crate::key::{extract_user_key, parse_internal_key, InternalKey, SequenceNumber, ValueType};
-use crate::table::TableBuilder;
+use crate::table::{BackgroundSync, TableBuilder};
 use crate::version::{Compaction, FileMetaData};
 
 /// The oldest sequence number a reader may still read at. An entry hidden from it by a
@@ -40,6 +40,9 @@ struct CompactionState {
     numbers: Vec<FileNumber>,
     /// Finished, synced and verified output files, in key order.
     outputs: Vec<FileMetaData>,
+    /// Syncs finished and verified outputs (with their entry counts) while the next one
+    /// is built.
+    syncing: BackgroundSync<(FileMetaData, u64)>,
     builder: Option<OutputFile>,
     /// Time spent flushing memtables in between, which is not this compaction's.
     imm_micros: u64,
@@ -176,6 +179,7 @@ impl DbInner {
             smallest_snapshot: smallest_live_snapshot(st),
             numbers: Vec::new(),
             outputs: Vec::new(),
+            syncing: BackgroundSync::default(),
             builder: None,
             imm_micros: 0,
         };
@@ -199,6 +203,8 @@ impl DbInner {
             Ok(()) => self.install_compaction_results(st, &compact),
             Err(e) => {
                 compact.builder = None;
+                // Waits for the syncs in flight, which close their files.
+                compact.syncing = BackgroundSync::default();
                 let doomed: Vec<FileNumber> = compact.numbers.clone();
                 MutexGuard::unlocked(st, || {
                     for number in doomed {
@@ -291,6 +297,7 @@ impl DbInner {
         }
         input.status()?;
         self.finish_compaction_output_file(compact)?;
+        self.collect_synced_outputs(compact, true)?;
         if !compact.outputs.is_empty() {
             // The MANIFEST is about to name the new files: make their names durable first.
             self.fs.sync_dir(&self.dir)?;
@@ -335,39 +342,57 @@ impl DbInner {
         Ok(())
     }
 
-    /// Finishes and syncs the current output file and proves it readable through the
-    /// table cache before anyone installs it. No-op without an open file.
+    /// Finishes the current output file, proves it readable through the table cache and
+    /// hands it to the sync thread; the next output is built while it syncs, and nobody
+    /// installs it before its sync succeeded (`collect_synced_outputs`). No-op without
+    /// an open file.
     fn finish_compaction_output_file(&self, compact: &mut CompactionState) -> Result<()> {
         let Some(mut out) = compact.builder.take() else {
             return Ok(());
         };
         let entries = out.builder.num_entries();
         let file_size = out.builder.finish()?;
-        out.builder.sync()?;
-        drop(out.builder);
         self.table_cache.find_table(out.number, file_size)?;
-        self.info_log.log(&format!(
-            "Generated table #{}@{}: {} keys, {} bytes",
-            out.number.0,
-            compact.compaction.level(),
-            entries,
-            file_size
-        ));
-        self.notifier.emit(Event::TableFileCreated(TableFileInfo {
-            job_id: compact.job_id,
-            reason: TableFileReason::Compaction,
-            file_number: out.number,
-            file_path: table_file_name(&self.dir, out.number),
-            file_size,
-        }));
-        compact.outputs.push(FileMetaData {
+        let meta = FileMetaData {
             number: out.number,
             file_size,
             smallest: InternalKey::from_encoded(out.smallest),
             largest: InternalKey::from_encoded(out.largest),
             allowed_seeks: Default::default(),
-        });
-        Ok(())
+        };
+        compact.syncing.submit((meta, entries), out.builder);
+        self.collect_synced_outputs(compact, false)
+    }
+
+    /// Moves the outputs whose sync is done (all of them when `wait`) to `outputs`, in
+    /// order, and announces each. A failed sync fails the compaction.
+    fn collect_synced_outputs(&self, compact: &mut CompactionState, wait: bool) -> Result<()> {
+        loop {
+            let synced = if wait {
+                compact.syncing.wait_synced()
+            } else {
+                compact.syncing.try_synced()
+            };
+            let Some(outcome) = synced else {
+                return Ok(());
+            };
+            let (meta, entries) = outcome?;
+            self.info_log.log(&format!(
+                "Generated table #{}@{}: {} keys, {} bytes",
+                meta.number.0,
+                compact.compaction.level(),
+                entries,
+                meta.file_size
+            ));
+            self.notifier.emit(Event::TableFileCreated(TableFileInfo {
+                job_id: compact.job_id,
+                reason: TableFileReason::Compaction,
+                file_number: meta.number,
+                file_path: table_file_name(&self.dir, meta.number),
+                file_size: meta.file_size,
+            }));
+            compact.outputs.push(meta);
+        }
     }
 
     /// One edit: the inputs deleted, the outputs added on the next level, the compact

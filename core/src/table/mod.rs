@@ -3,6 +3,7 @@
 //! through [`TableBuilder`], reading through [`Table`], and [`TableCache`] keeps tables open.
 
 pub mod background_file;
+pub mod background_sync;
 pub mod block;
 pub mod block_builder;
 pub mod block_cache;
@@ -18,6 +19,7 @@ pub mod resident;
 pub(crate) mod test_util;
 
 pub use background_file::BackgroundWritableFile;
+pub use background_sync::BackgroundSync;
 pub use block::{Block, BlockIter};
 pub use block_builder::BlockBuilder;
 pub use builder::TableBuilder;
