@@ -158,6 +158,9 @@ pub(crate) struct DbInner {
     /// Wakes the background worker.
     work_cv: Condvar,
     shutting_down: AtomicBool,
+    /// Writers are being delayed or stopped (`stall_condition` is not Normal), readable
+    /// without the DB mutex: a compaction then lets its outputs sync while it goes on.
+    writes_held_back: AtomicBool,
     /// The WAL. Only the writer-queue leader (and `make_room_for_write`, which the leader
     /// runs) touches it; lock order is `state` before `log`.
     log: Mutex<Option<log::Writer>>,

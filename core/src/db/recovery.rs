@@ -96,6 +96,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Arc<DbInner>> {
         bg_cv: Condvar::new(),
         work_cv: Condvar::new(),
         shutting_down: AtomicBool::new(false),
+        writes_held_back: AtomicBool::new(false),
         log: Mutex::new(None),
         sealed_logs: Mutex::new(SealedLogs::default()),
         worker: Mutex::new(None),

@@ -238,6 +238,10 @@ impl DbInner {
     ) {
         if st.stall_condition != condition {
             let previous = std::mem::replace(&mut st.stall_condition, condition);
+            self.writes_held_back.store(
+                condition != WriteStallCondition::Normal,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             self.info_log.log(&format!(
                 "write stall: {previous:?} -> {condition:?} ({cause:?})"
             ));
