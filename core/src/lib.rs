@@ -9,7 +9,9 @@
 //! `compact_memtable` → `write_level0_table` → `build_table` (`db/flush.rs`,
 //! `db/table_build.rs`, `table/builder.rs`) → `log_and_apply` (`version/set.rs`) → `remove_obsolete_files`
 //! (`db/obsolete.rs`). Leveled compaction (`db/compaction.rs`, `version/compaction.rs`)
-//! keeps level 0 small, and moves down tables that reads check in vain (seek compaction).
+//! keeps level 0 small, and moves down tables that reads check in vain (seek compaction);
+//! while writers are held back, its outputs sync on a thread of their own
+//! (`table/background_sync.rs`) as it builds the next.
 //! Reads merge memtables and tables (`db/read.rs`, `db/iter.rs`); blocks come from the
 //! block cache (`table/block_cache.rs`), or in place from a table that lookups read often
 //! enough to hold whole in memory (`table/resident.rs`).
