@@ -7,7 +7,7 @@ mod lock;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{IoSliceMut, Read, Seek, SeekFrom, Write};
+use std::io::{IoSliceMut, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -121,21 +121,41 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(path.display().to_string(), e)
 }
 
+/// Appends with `pwrite` at an offset it tracks (every writable file starts empty):
+/// `write` in a process with threads takes the file's position lock on every call, which
+/// the WAL's one write per put pays for nothing.
 struct PosixWritableFile {
     file: File,
     buf: Vec<u8>,
     path: String,
+    /// Where the next byte goes; `None` after a failed write, whose partial bytes leave
+    /// the end unknown: every later write fails rather than leave a hole or overwrite.
+    offset: Option<u64>,
 }
 
 impl PosixWritableFile {
     fn flush_buffer(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
-            let res = self.file.write_all(&self.buf);
+            let res = write_at_end(&self.file, &mut self.offset, &self.path, &self.buf);
             self.buf.clear();
-            res.map_err(|e| Error::io(self.path.clone(), e))?;
+            res?;
         }
         Ok(())
     }
+}
+
+/// Writes `data` at `*offset` and moves it past; see `PosixWritableFile::offset`.
+fn write_at_end(file: &File, offset: &mut Option<u64>, path: &str, data: &[u8]) -> Result<()> {
+    let Some(at) = offset.take() else {
+        return Err(Error::io(
+            path.to_string(),
+            std::io::Error::other("an earlier write to this file failed"),
+        ));
+    };
+    file.write_all_at(data, at)
+        .map_err(|e| Error::io(path.to_string(), e))?;
+    *offset = Some(at + data.len() as u64);
+    Ok(())
 }
 
 impl WritableFile for PosixWritableFile {
@@ -144,10 +164,7 @@ impl WritableFile for PosixWritableFile {
             self.flush_buffer()?;
         }
         if data.len() >= WRITE_BUFFER {
-            return self
-                .file
-                .write_all(data)
-                .map_err(|e| Error::io(self.path.clone(), e));
+            return write_at_end(&self.file, &mut self.offset, &self.path, data);
         }
         self.buf.extend_from_slice(data);
         Ok(())
@@ -293,6 +310,7 @@ impl FileSystem for PosixFs {
             file,
             buf: Vec::with_capacity(WRITE_BUFFER),
             path: path.display().to_string(),
+            offset: Some(0),
         }))
     }
 
@@ -394,5 +412,24 @@ mod tests {
         assert_eq!(fs.children(dir.path()).expect("ls"), vec!["b".to_string()]);
         fs.remove_file(&b).expect("remove");
         assert!(matches!(fs.remove_file(&b), Err(Error::Io { .. })));
+    }
+
+    /// /dev/full fails every write with ENOSPC: the failure is reported, and later
+    /// appends fail too instead of writing at an offset the partial write made unknown.
+    #[test]
+    fn a_failed_write_fails_every_later_one() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let mut w = PosixFs.new_writable_file(full).expect("open /dev/full");
+        w.append(b"record").expect("buffered, not written yet");
+        let first = w.flush().expect_err("ENOSPC");
+        assert!(first.to_string().contains("/dev/full"), "{first}");
+        w.append(b"more").expect("buffered");
+        let later = w.sync().expect_err("poisoned");
+        assert!(later.to_string().contains("earlier write"), "{later}");
+        let big = w.append(&vec![0u8; WRITE_BUFFER]).expect_err("poisoned");
+        assert!(big.to_string().contains("earlier write"), "{big}");
     }
 }
