@@ -41,7 +41,7 @@ struct CompactionState {
     /// Finished, synced and verified output files, in key order.
     outputs: Vec<FileMetaData>,
     /// Syncs finished and verified outputs (with their entry counts) while the next one
-    /// is built.
+    /// is built; used only while writers are held back.
     syncing: BackgroundSync<(FileMetaData, u64)>,
     builder: Option<OutputFile>,
     /// Time spent flushing memtables in between, which is not this compaction's.
@@ -342,12 +342,12 @@ impl DbInner {
         Ok(())
     }
 
-    /// Finishes the current output file, proves it readable through the table cache and
-    /// hands it to the sync thread. While writers are held back (level 0 is at its
-    /// slowdown trigger) the next output is built as it syncs; otherwise the compaction
-    /// waits for the sync, as building beside it would take CPU from the writers (puts
-    /// over 5 ms in db_bench's fillrandom on 2 cores). Nobody installs an output before
-    /// its sync succeeded (`collect_synced_outputs`). No-op without an open file.
+    /// Finishes the current output file and proves it readable through the table cache.
+    /// While writers are held back (level 0 is at its slowdown trigger) it goes to the
+    /// sync thread and the next output is built as it syncs; otherwise it is synced here,
+    /// as building beside the sync would take CPU from the writers (puts over 5 ms in
+    /// db_bench's fillrandom on 2 cores). Nobody installs an output before its sync
+    /// succeeded. No-op without an open file.
     fn finish_compaction_output_file(&self, compact: &mut CompactionState) -> Result<()> {
         let Some(mut out) = compact.builder.take() else {
             return Ok(());
@@ -362,13 +362,20 @@ impl DbInner {
             largest: InternalKey::from_encoded(out.largest),
             allowed_seeks: Default::default(),
         };
-        compact.syncing.submit((meta, entries), out.builder);
-        let wait = !self.writes_held_back.load(Ordering::Relaxed);
-        self.collect_synced_outputs(compact, wait)
+        if self.writes_held_back.load(Ordering::Relaxed) {
+            compact.syncing.submit((meta, entries), out.builder);
+            return self.collect_synced_outputs(compact, false);
+        }
+        // Outputs handed over earlier come first, in order.
+        self.collect_synced_outputs(compact, true)?;
+        out.builder.sync()?;
+        drop(out.builder);
+        self.output_synced(compact, meta, entries);
+        Ok(())
     }
 
-    /// Moves the outputs whose sync is done (all of them when `wait`) to `outputs`, in
-    /// order, and announces each. A failed sync fails the compaction.
+    /// Takes the outputs the sync thread is done with (all of them when `wait`), in
+    /// order. A failed sync fails the compaction.
     fn collect_synced_outputs(&self, compact: &mut CompactionState, wait: bool) -> Result<()> {
         loop {
             let synced = if wait {
@@ -380,22 +387,27 @@ impl DbInner {
                 return Ok(());
             };
             let (meta, entries) = outcome?;
-            self.info_log.log(&format!(
-                "Generated table #{}@{}: {} keys, {} bytes",
-                meta.number.0,
-                compact.compaction.level(),
-                entries,
-                meta.file_size
-            ));
-            self.notifier.emit(Event::TableFileCreated(TableFileInfo {
-                job_id: compact.job_id,
-                reason: TableFileReason::Compaction,
-                file_number: meta.number,
-                file_path: table_file_name(&self.dir, meta.number),
-                file_size: meta.file_size,
-            }));
-            compact.outputs.push(meta);
+            self.output_synced(compact, meta, entries);
         }
+    }
+
+    /// Announces a finished, verified and synced output and adds it to `outputs`.
+    fn output_synced(&self, compact: &mut CompactionState, meta: FileMetaData, entries: u64) {
+        self.info_log.log(&format!(
+            "Generated table #{}@{}: {} keys, {} bytes",
+            meta.number.0,
+            compact.compaction.level(),
+            entries,
+            meta.file_size
+        ));
+        self.notifier.emit(Event::TableFileCreated(TableFileInfo {
+            job_id: compact.job_id,
+            reason: TableFileReason::Compaction,
+            file_number: meta.number,
+            file_path: table_file_name(&self.dir, meta.number),
+            file_size: meta.file_size,
+        }));
+        compact.outputs.push(meta);
     }
 
     /// One edit: the inputs deleted, the outputs added on the next level, the compact

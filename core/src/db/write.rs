@@ -3,6 +3,7 @@
 //! memtable), and `make_room_for_write`, which seals a full memtable and throttles writers
 //! when flushing falls behind.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -238,10 +239,8 @@ impl DbInner {
     ) {
         if st.stall_condition != condition {
             let previous = std::mem::replace(&mut st.stall_condition, condition);
-            self.writes_held_back.store(
-                condition != WriteStallCondition::Normal,
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            self.writes_held_back
+                .store(condition != WriteStallCondition::Normal, Ordering::Relaxed);
             self.info_log.log(&format!(
                 "write stall: {previous:?} -> {condition:?} ({cause:?})"
             ));
