@@ -175,7 +175,7 @@ impl DbInner {
         let new_log_number = st.versions.new_file_number();
         let file = self
             .fs
-            .new_writable_file(&log_file_name(&self.dir, new_log_number))?;
+            .new_log_file(&log_file_name(&self.dir, new_log_number))?;
         *self.log.lock() = Some(log::Writer::new(file));
         self.fs.sync_dir(&self.dir)?;
         edit.prev_log_number = Some(FileNumber(0));

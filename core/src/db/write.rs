@@ -257,7 +257,7 @@ impl DbInner {
     fn switch_memtable(&self, st: &mut MutexGuard<'_, DbState>, reason: FlushReason) -> Result<()> {
         let new_log_number = st.versions.new_file_number();
         let path = log_file_name(&self.dir, new_log_number);
-        let file = match self.fs.new_writable_file(&path) {
+        let file = match self.fs.new_log_file(&path) {
             Ok(f) => f,
             Err(e) => {
                 st.versions.reuse_file_number(new_log_number);

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 
 /// The operations a fault can be aimed at.
 ///
-/// `Create` is `new_writable_file`; `Write` is `WritableFile::append` (not `flush`);
+/// `Create` is `new_writable_file` or `new_log_file`; `Write` is `WritableFile::append` (not `flush`);
 /// `Sync` is `WritableFile::sync`; `Open` is opening a file for reading (sequential or
 /// random access); `Read` is each read call on such a file; `Rename` matches when either
 /// name contains the pattern; `SyncDir` matches on the directory's own name.
@@ -261,23 +261,16 @@ impl FaultInjectionFs {
         Ok(())
     }
 
-    /// Replaces `path`'s contents with `bytes`, durably, bypassing faults and bookkeeping.
-    fn rewrite(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let mut file = self.inner.new_writable_file(path)?;
-        file.append(bytes)?;
-        file.sync()
-    }
-}
-
-impl FileSystem for FaultInjectionFs {
-    fn create_dir_all(&self, dir: &Path) -> Result<()> {
-        self.inner.create_dir_all(dir)
-    }
-
-    fn new_writable_file(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
+    /// Creates a file through `create` with the `Create` fault check, and tracks what a
+    /// crash would leave of it.
+    fn track_writable(
+        &self,
+        path: &Path,
+        create: impl FnOnce(&Path) -> Result<Box<dyn WritableFile>>,
+    ) -> Result<Box<dyn WritableFile>> {
         self.state.lock().check(FsOp::Create, &[path])?;
         let existed = self.inner.exists(path);
-        let file = self.inner.new_writable_file(path)?;
+        let file = create(path)?;
         let handle = Arc::new(Mutex::new(OpenWritable {
             file: Some(file),
             appended: 0,
@@ -305,6 +298,27 @@ impl FileSystem for FaultInjectionFs {
             path: path.to_path_buf(),
             state: Arc::clone(&self.state),
         }))
+    }
+
+    /// Replaces `path`'s contents with `bytes`, durably, bypassing faults and bookkeeping.
+    fn rewrite(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let mut file = self.inner.new_writable_file(path)?;
+        file.append(bytes)?;
+        file.sync()
+    }
+}
+
+impl FileSystem for FaultInjectionFs {
+    fn create_dir_all(&self, dir: &Path) -> Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+
+    fn new_writable_file(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
+        self.track_writable(path, |p| self.inner.new_writable_file(p))
+    }
+
+    fn new_log_file(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
+        self.track_writable(path, |p| self.inner.new_log_file(p))
     }
 
     fn new_sequential_file(&self, path: &Path) -> Result<Box<dyn SequentialFile>> {

@@ -1,6 +1,8 @@
 //! Reads records back from a log file, block by block. Corrupt fragments are skipped and
 //! reported as LevelDB's reporter does; an incomplete record at the end of the file (a crash
 //! in the middle of an append) is dropped silently, because the writer never promised it.
+//! The end of the written part is the end of the file or, in a log sized ahead of its
+//! contents (`FileSystem::new_log_file`), the start of the zeros after it.
 
 use crate::coding::decode_fixed32;
 use crate::crc;
@@ -37,10 +39,38 @@ enum Physical {
         start: usize,
         len: usize,
     },
-    /// Padding or a reported corruption beginning at `offset` was skipped.
-    Skipped { offset: u64 },
+    /// A fragment that did not check out was skipped.
+    Damaged(LogCorruption),
+    /// Zeros from `offset` to the block end: space a writer sized ahead and never filled.
+    Unwritten { offset: u64 },
     /// End of file; `torn` bytes of a truncated fragment were left over.
     Eof { torn: u64 },
+}
+
+fn damaged(offset: u64, bytes_dropped: u64, reason: impl Into<String>) -> Physical {
+    Physical::Damaged(LogCorruption {
+        offset,
+        bytes_dropped,
+        reason: reason.into(),
+    })
+}
+
+/// Damage seen while assembling a record, kept back until what follows it is known.
+#[derive(Default)]
+struct Held {
+    corruptions: Vec<LogCorruption>,
+    /// File offset where the held damage begins.
+    from: Option<u64>,
+    /// Where unwritten space began after it.
+    unwritten_from: Option<u64>,
+}
+
+impl Held {
+    fn push(&mut self, corruption: LogCorruption) {
+        let from = self.from.get_or_insert(corruption.offset);
+        *from = (*from).min(corruption.offset);
+        self.corruptions.push(corruption);
+    }
 }
 
 /// Reads log records front to back. Not thread-safe; owned by one recovery step.
@@ -84,8 +114,16 @@ impl Reader {
         let mut scratch: Vec<u8> = Vec::new();
         // Offset of the FIRST fragment of the record being assembled, if any.
         let mut chain_start: Option<u64> = None;
+        // Damage not yet reported: if nothing but unwritten space follows it to the end of
+        // the file, it is an append torn short inside a log sized ahead of its contents
+        // (the writer died mid-write), which is not damage; any later data makes it real.
+        let mut held = Held::default();
         loop {
-            match self.read_physical()? {
+            let physical = self.read_physical()?;
+            if matches!(physical, Physical::Fragment { .. }) {
+                self.release(&mut held);
+            }
+            match physical {
                 Physical::Fragment {
                     kind,
                     offset,
@@ -126,22 +164,58 @@ impl Reader {
                         },
                     }
                 }
-                Physical::Skipped { offset } => {
+                Physical::Damaged(corruption) => {
+                    let offset = corruption.offset;
+                    if held.unwritten_from.is_some() {
+                        // Data after unwritten space: no torn append explains it.
+                        self.release(&mut held);
+                        self.corruptions.push(corruption);
+                    } else {
+                        held.push(corruption);
+                    }
                     if let Some(cs) = chain_start.take() {
-                        self.report(cs, offset - cs, "error in middle of record");
+                        held.push(LogCorruption {
+                            offset: cs,
+                            bytes_dropped: offset - cs,
+                            reason: "error in middle of record".into(),
+                        });
                         scratch.clear();
+                    }
+                }
+                Physical::Unwritten { offset } => {
+                    if let Some(cs) = chain_start.take() {
+                        held.push(LogCorruption {
+                            offset: cs,
+                            bytes_dropped: offset - cs,
+                            reason: "error in middle of record".into(),
+                        });
+                        scratch.clear();
+                    }
+                    if held.from.is_some() && held.unwritten_from.is_none() {
+                        held.unwritten_from = Some(offset);
                     }
                 }
                 Physical::Eof { torn } => {
                     // A chain cut off by the end of the file is a torn append, not damage.
-                    self.dropped_tail_bytes += match chain_start {
-                        Some(cs) => self.end_of_buffer_offset - cs,
-                        None => torn,
+                    self.dropped_tail_bytes += match (chain_start, held.from, held.unwritten_from) {
+                        (Some(cs), _, _) => self.end_of_buffer_offset - cs,
+                        (None, Some(from), Some(unwritten)) => {
+                            held.corruptions.clear();
+                            unwritten - from
+                        }
+                        (None, _, _) => torn,
                     };
+                    self.release(&mut held);
                     return Ok(None);
                 }
             }
         }
+    }
+
+    /// Reports held damage: something other than unwritten space came after it.
+    fn release(&mut self, held: &mut Held) {
+        self.corruptions.append(&mut held.corruptions);
+        *held = Held::default();
     }
 
     /// The corruptions seen since the last call, oldest first.
@@ -213,14 +287,13 @@ impl Reader {
                     // The payload was cut short by the end of the file: a torn append.
                     return Ok(Physical::Eof { torn: avail as u64 });
                 }
-                self.report(offset, avail as u64, "bad record length");
-                return Ok(Physical::Skipped { offset });
+                return Ok(damaged(offset, avail as u64, "bad record length"));
             }
 
             if type_byte == RecordType::Zero as u8 && length == 0 {
                 // Preallocated, never-written space: skip the rest of the block quietly.
                 self.buf_pos = self.buf_len;
-                return Ok(Physical::Skipped { offset });
+                return Ok(Physical::Unwritten { offset });
             }
 
             if self.verify_checksums {
@@ -230,8 +303,7 @@ impl Reader {
                     // The length itself may be what is damaged, so nothing else in this
                     // block can be trusted to be framed correctly.
                     self.buf_pos = self.buf_len;
-                    self.report(offset, avail as u64, "checksum mismatch");
-                    return Ok(Physical::Skipped { offset });
+                    return Ok(damaged(offset, avail as u64, "checksum mismatch"));
                 }
             }
 
@@ -253,8 +325,7 @@ impl Reader {
                 },
                 None => {
                     let reason = format!("unknown record type {type_byte}");
-                    self.report(offset, (HEADER_SIZE + length) as u64, reason);
-                    Physical::Skipped { offset }
+                    damaged(offset, (HEADER_SIZE + length) as u64, reason)
                 }
             });
         }
@@ -455,6 +526,63 @@ mod tests {
         let (got, corruptions, dropped) = read_all(MemSource::new(bytes), true);
         assert_eq!(got, vec![b"one".to_vec(), b"two".to_vec()]);
         assert!(corruptions.is_empty());
+        assert_eq!(dropped, 0);
+    }
+
+    /// A log sized ahead of its contents, whose writer died mid-append: the torn record
+    /// is followed by zeros, not by the end of the file. Torn anywhere (in a header, in a
+    /// payload, between fragments), it is dropped as a torn tail, not reported.
+    #[test]
+    fn append_torn_into_unwritten_space_is_dropped_silently() {
+        let records = vec![
+            pattern(1, 100),
+            pattern(2, BLOCK_SIZE + 500),
+            pattern(3, 300),
+        ];
+        let bytes = write_log(&records);
+        let starts = [
+            0,
+            HEADER_SIZE + 100,
+            BLOCK_SIZE + 500 + 3 * HEADER_SIZE + 100,
+        ];
+        for cut in starts[1]..bytes.len() {
+            let torn = if cut >= starts[2] { 2 } else { 1 };
+            let mut log = bytes[..cut].to_vec();
+            log.resize((cut / BLOCK_SIZE + 2) * BLOCK_SIZE, 0);
+            let (got, corruptions, dropped) = read_all(MemSource::new(log), true);
+            assert_eq!(got, records[..torn], "cut at {cut}");
+            assert!(corruptions.is_empty(), "cut at {cut}: {corruptions:?}");
+            // A tear inside the checksum leaves a header that reads as unwritten space.
+            if cut > starts[torn] + 4 {
+                let written = (cut - starts[torn]) as u64;
+                assert!(
+                    dropped > 0 && dropped + 2 * BLOCK_SIZE as u64 > written,
+                    "{cut}"
+                );
+            }
+        }
+    }
+
+    /// Zeros explain only a torn end: damage with more records after the zeros, or with
+    /// nothing after it at all (a log trimmed to its contents), is reported.
+    #[test]
+    fn damage_before_unwritten_space_is_reported_when_data_follows_it() {
+        let mut bytes = write_log(&[b"one".to_vec(), b"two".to_vec()]);
+        let two = HEADER_SIZE + 3;
+        bytes[two + HEADER_SIZE] ^= 1;
+        let (got, corruptions, _) = read_all(MemSource::new(bytes.clone()), true);
+        assert_eq!(got, vec![b"one".to_vec()]);
+        assert_eq!(corruptions.len(), 1);
+        assert_eq!(corruptions[0].offset, two as u64);
+
+        bytes.resize(2 * BLOCK_SIZE, 0);
+        bytes.extend(write_log(&[b"three".to_vec()]));
+        bytes.resize(4 * BLOCK_SIZE, 0);
+        let (got, corruptions, dropped) = read_all(MemSource::new(bytes), true);
+        assert_eq!(got, vec![b"one".to_vec(), b"three".to_vec()]);
+        assert_eq!(corruptions.len(), 1, "{corruptions:?}");
+        assert_eq!(corruptions[0].reason, "checksum mismatch");
+        assert_eq!(corruptions[0].offset, two as u64);
         assert_eq!(dropped, 0);
     }
 

@@ -1,0 +1,148 @@
+//! A siltdb process that dies without closing leaves its WAL sized ahead of its contents,
+//! the unwritten rest reading as zeros. LevelDB must replay that WAL as siltdb does: the
+//! child (this test binary re-executed) writes single puts, sync and not, and a batch that
+//! spans log blocks, then aborts; the real LevelDB opens the directory with paranoid
+//! checks and finds every write, and so does siltdb afterwards.
+
+use siltdb_compat::leveldb_test;
+
+leveldb_test! {
+    fn leveldb_replays_the_wal_of_a_killed_siltdb() {
+        scenario::leveldb_replays_a_killed_siltdbs_wal();
+    }
+}
+
+leveldb_test! {
+    /// Run by the child process only: writes into the DB named in the environment, says
+    /// so, and aborts.
+    #[ignore = "child process of the killed-writer test"]
+    fn child_writes_and_aborts() {
+        scenario::child_main();
+    }
+}
+
+#[cfg(has_leveldb)]
+mod scenario {
+    use std::path::Path;
+    use std::process::Command;
+
+    use siltdb::filename::{parse_file_name, FileType};
+    use siltdb::{Db, Options, ReadOptions, WriteBatch, WriteOptions};
+    use siltdb_compat::layout::file_names;
+    use siltdb_compat::leveldb_ffi::{LevelDb, LevelOptions};
+
+    const CHILD_ENV: &str = "SILTDB_COMPAT_KILLED_WRITER";
+    const PUTS: u32 = 3000;
+    const BATCH: u32 = 300;
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key{i:06}").into_bytes()
+    }
+
+    fn value(i: u32) -> Vec<u8> {
+        format!("value {i} ")
+            .repeat(1 + (i % 7) as usize)
+            .into_bytes()
+    }
+
+    fn batch_key(i: u32) -> Vec<u8> {
+        format!("batch{i:04}").into_bytes()
+    }
+
+    pub fn child_main() {
+        let Ok(dir) = std::env::var(CHILD_ENV) else {
+            return;
+        };
+        let options = Options {
+            create_if_missing: true,
+            ..Options::default()
+        };
+        let db = Db::open(&dir, options).expect("child open");
+        for i in 0..PUTS {
+            let w = WriteOptions { sync: i % 100 == 0 };
+            db.put(&w, &key(i), &value(i)).expect("child put");
+        }
+        let mut batch = WriteBatch::new();
+        for i in 0..BATCH {
+            batch.put(&batch_key(i), &[b'b'; 400]);
+        }
+        db.write(&WriteOptions::default(), &batch)
+            .expect("child batch");
+        println!("RESULT written");
+        std::process::abort();
+    }
+
+    /// The WAL the child wrote to last, and how many of its bytes are written (up to the
+    /// last nonzero byte; every record here ends in one).
+    fn last_wal(dir: &Path) -> (u64, u64) {
+        let number = file_names(dir)
+            .expect("list the DB")
+            .iter()
+            .filter_map(|name| parse_file_name(name))
+            .filter(|(_, kind)| *kind == FileType::Log)
+            .map(|(number, _)| number.0)
+            .max()
+            .expect("a WAL");
+        let bytes = std::fs::read(dir.join(format!("{number:06}.log"))).expect("read WAL");
+        let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        (bytes.len() as u64, written as u64)
+    }
+
+    fn assert_every_write<E: std::fmt::Debug>(
+        library: &str,
+        mut get: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, E>,
+    ) {
+        for i in 0..PUTS {
+            let got = get(&key(i)).expect("get");
+            assert_eq!(got, Some(value(i)), "{library}: put {i}");
+        }
+        for i in 0..BATCH {
+            let got = get(&batch_key(i)).expect("get");
+            assert_eq!(got, Some(vec![b'b'; 400]), "{library}: batch entry {i}");
+        }
+    }
+
+    pub fn leveldb_replays_a_killed_siltdbs_wal() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("db");
+        let out = Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--ignored",
+                "--exact",
+                "child_writes_and_aborts",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &dir)
+            .output()
+            .expect("run the child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("RESULT written") && !out.status.success(),
+            "the child should write, then abort: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let (size, written) = last_wal(&dir);
+        assert!(
+            size > written,
+            "the WAL ({written} bytes written) was left sized ahead of them: {size} bytes"
+        );
+
+        let paranoid = LevelOptions {
+            paranoid_checks: true,
+            ..LevelOptions::default()
+        };
+        let ldb = LevelDb::open(&dir, &paranoid).expect("LevelDB opens the killed DB");
+        assert_every_write("LevelDB", |k| ldb.get(k));
+        ldb.close();
+
+        let options = Options {
+            paranoid_checks: true,
+            ..Options::default()
+        };
+        let db = Db::open(&dir, options).expect("siltdb reopens");
+        assert_every_write("siltdb", |k| db.get(&ReadOptions::default(), k));
+        db.close().expect("close");
+    }
+}
