@@ -8,7 +8,10 @@
 //! `maybe_schedule_compaction` → `background_call` → `background_compaction` →
 //! `compact_memtable` → `write_level0_table` → `build_table` (`db/flush.rs`,
 //! `db/table_build.rs`, `table/builder.rs`) → `log_and_apply` (`version/set.rs`) → `remove_obsolete_files`
-//! (`db/obsolete.rs`). Leveled compaction (`db/compaction.rs`, `version/compaction.rs`)
+//! (`db/obsolete.rs`). A flush somebody waits for appends its table on a thread of its
+//! own (`table/background_file.rs`) and syncs it every couple of MiB as it grows
+//! (`table/write_behind.rs`). WAL files are sized ahead of their contents (`fs/mod.rs`),
+//! so a sync after a small append need not write the inode. Leveled compaction (`db/compaction.rs`, `version/compaction.rs`)
 //! keeps level 0 small, and moves down tables that reads check in vain (seek compaction);
 //! while writers are held back, its outputs sync on a thread of their own
 //! (`table/background_sync.rs`) as it builds the next.

@@ -6,7 +6,7 @@ mod common;
 
 use common::{files_of_type, get, levels_on_disk, options, put, value_for};
 use siltdb::filename::FileType;
-use siltdb::{Db, FlushOptions, Options, WriteOptions};
+use siltdb::{CompressionType, Db, FlushOptions, Options, WriteOptions};
 
 const WRITE_BUFFER: usize = 64 << 10;
 
@@ -108,6 +108,48 @@ fn flush_with_nothing_to_flush_creates_no_file() {
     db.flush(&FlushOptions { wait: true })
         .expect("second flush has nothing to do");
     assert_eq!(files_of_type(dir.path(), FileType::Table).len(), 1);
+}
+
+/// A waited-for flush of a big memtable is built on several threads and its table is
+/// synced every couple of MiB as it is written (`table::write_behind`): the one table it
+/// makes holds every entry, before and after reopen.
+#[test]
+fn a_big_flush_synced_as_it_is_written_holds_every_entry() {
+    use siltdb::table::write_behind::WRITE_BEHIND_BYTES;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = Options {
+        write_buffer_size: 64 << 20,
+        compression: CompressionType::None,
+        ..options()
+    };
+    let db = Db::open(dir.path(), big.clone()).expect("open");
+    let n = 60_000u64;
+    for i in 0..n {
+        put(
+            &db,
+            format!("key{:08}", i * 7919 % n).as_bytes(),
+            &value_for(i, 150),
+        );
+    }
+    db.flush(&FlushOptions { wait: true }).expect("flush");
+    let tables = files_of_type(dir.path(), FileType::Table);
+    assert_eq!(tables.len(), 1, "{tables:?}");
+    let table = dir.path().join(format!("{:06}.ldb", tables[0]));
+    let size = std::fs::metadata(&table).expect("table").len();
+    assert!(
+        size > 3 * WRITE_BEHIND_BYTES,
+        "{size} bytes: several stretches"
+    );
+    let check = |db: &Db| {
+        for i in 0..n {
+            let key = format!("key{:08}", i * 7919 % n);
+            assert_eq!(get(db, key.as_bytes()), Some(value_for(i, 150)), "{key}");
+        }
+    };
+    check(&db);
+    db.close().expect("close");
+    let db = Db::open(dir.path(), big).expect("reopen");
+    check(&db);
 }
 
 #[test]

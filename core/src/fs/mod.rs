@@ -22,6 +22,21 @@ pub trait WritableFile: Send {
     fn flush(&mut self) -> Result<()>;
     /// Flushes and makes the bytes durable (fdatasync).
     fn sync(&mut self) -> Result<()>;
+    /// A second handle on the file, for another thread to make durable what this one
+    /// has flushed so far while appends go on (so the kernel writes a big file back as
+    /// it grows, not all at the final `sync`). `None`, the default, when there is none.
+    fn sync_handle(&self) -> Result<Option<Box<dyn SyncHandle>>> {
+        Ok(None)
+    }
+}
+
+/// See [`WritableFile::sync_handle`].
+pub trait SyncHandle: Send {
+    /// Makes durable (fdatasync) every byte the file's writer had flushed when it began.
+    /// The kernel reports a failed write-back once per open file, and this handle may
+    /// share the writer's: an error here counts as the file's own, and its `sync` may
+    /// not report it again.
+    fn sync(&self) -> Result<()>;
 }
 
 /// A file read front to back: WAL and MANIFEST replay.
@@ -238,6 +253,31 @@ impl WritableFile for PosixWritableFile {
 
     fn sync(&mut self) -> Result<()> {
         self.flush_buffer()?;
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(self.path.clone(), e))
+    }
+
+    fn sync_handle(&self) -> Result<Option<Box<dyn SyncHandle>>> {
+        let file = self
+            .file
+            .try_clone()
+            .map_err(io_err(Path::new(&self.path)))?;
+        Ok(Some(Box::new(PosixSyncHandle {
+            file,
+            path: self.path.clone(),
+        })))
+    }
+}
+
+/// A duplicate of a [`PosixWritableFile`]'s descriptor.
+struct PosixSyncHandle {
+    file: File,
+    path: String,
+}
+
+impl SyncHandle for PosixSyncHandle {
+    fn sync(&self) -> Result<()> {
         self.file
             .sync_data()
             .map_err(|e| Error::io(self.path.clone(), e))

@@ -1,6 +1,7 @@
 //! A writable file whose appends are made by a thread of its own: while a table is built,
 //! the kernel's copy of its bytes into the page cache (a third of a flush's CPU) runs
-//! beside the building of the next blocks instead of after each one.
+//! beside the building of the next blocks instead of after each one; and the file is synced
+//! behind the writer as it grows ([`WriteBehind`]).
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::fs::WritableFile;
+
+use super::write_behind::WriteBehind;
 
 /// Bytes gathered before they go to the writer thread, as one `append` of the file:
 /// enough to make the write calls cheap, little enough to add little to peak memory.
@@ -105,26 +108,41 @@ impl BackgroundWritableFile {
 }
 
 /// The writer thread: appends, flushes and syncs in the order they were queued, until
-/// the owner hangs up. After a failure it only answers with that failure.
+/// the owner hangs up, with syncs started behind it as the file grows. After a failure
+/// (its own or a sync's behind it) it only answers with that failure.
 fn write_jobs(
     mut file: Box<dyn WritableFile>,
     queue: &Receiver<Job>,
     recycle: &Sender<Vec<u8>>,
-    failed: &Mutex<Option<Error>>,
+    failed: &Arc<Mutex<Option<Error>>>,
 ) {
+    // Without a handle (or if making one fails) the final sync does it all, as before.
+    let mut behind = WriteBehind::new(file.sync_handle().ok().flatten());
     let mut error: Option<Error> = None;
     for job in queue {
+        if error.is_none() {
+            error = failed.lock().clone();
+        }
         let outcome = match job {
             Job::Append(mut chunk) => {
                 let outcome = match &error {
                     Some(_) => Ok(()),
                     None => file.append(&chunk),
                 };
+                if outcome.is_ok() && error.is_none() {
+                    behind.appended(chunk.len() as u64, failed);
+                }
                 chunk.clear();
                 let _ = recycle.send(chunk);
                 outcome
             }
             Job::Flush { sync, done } => {
+                if sync {
+                    behind.finish();
+                    if error.is_none() {
+                        error = failed.lock().clone();
+                    }
+                }
                 let outcome = match &error {
                     Some(e) => Err(e.clone()),
                     None if sync => file.sync(),
@@ -243,6 +261,54 @@ mod tests {
             *self.synced.lock() += 1;
             Ok(())
         }
+    }
+
+    /// Appends and syncs fine itself; its sync handle fails.
+    struct FailingBehind {
+        synced: Arc<Mutex<usize>>,
+    }
+
+    struct Eio;
+
+    impl crate::fs::SyncHandle for Eio {
+        fn sync(&self) -> Result<()> {
+            Err(Error::io("000007.ldb", std::io::Error::other("EIO behind")))
+        }
+    }
+
+    impl WritableFile for FailingBehind {
+        fn append(&mut self, _: &[u8]) -> Result<()> {
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<()> {
+            *self.synced.lock() += 1;
+            Ok(())
+        }
+        fn sync_handle(&self) -> Result<Option<Box<dyn crate::fs::SyncHandle>>> {
+            Ok(Some(Box::new(Eio)))
+        }
+    }
+
+    /// The kernel may report a failed write-back to the handle behind the writer only,
+    /// so its failure must fail the file's final sync, which would not see it.
+    #[test]
+    fn a_failed_sync_behind_the_writer_fails_the_final_sync() {
+        use crate::table::write_behind::WRITE_BEHIND_BYTES;
+        let synced = Arc::new(Mutex::new(0));
+        let file = FailingBehind {
+            synced: Arc::clone(&synced),
+        };
+        let mut f =
+            BackgroundWritableFile::spawn(Box::new(file), "000007.ldb".to_string()).expect("spawn");
+        f.append(&vec![3u8; WRITE_BEHIND_BYTES as usize + CHUNK])
+            .expect("appends are only queued");
+        let err = f.sync().expect_err("the failure behind is the file's");
+        assert!(err.to_string().contains("EIO behind"), "{err}");
+        assert_eq!(*synced.lock(), 0, "the final sync is not attempted");
+        assert!(f.sync().is_err(), "sticky");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod reader;
 pub mod resident;
 #[cfg(test)]
 pub(crate) mod test_util;
+pub mod write_behind;
 
 pub use background_file::BackgroundWritableFile;
 pub use background_sync::BackgroundSync;
