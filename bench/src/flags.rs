@@ -132,8 +132,7 @@ USAGE: db_bench [--flag=value ...]
       readrandom   --reads gets of random existing keys
       readmissing  --reads gets of random keys that are absent (16-byte key minus its
                    last byte)
-      readseq      iterate --reads entries from the first (siltdb: SKIPPED until the
-                   engine has Db::iter)
+      readseq      iterate --reads entries from the first
       flush        fresh database; fill one memtable to just below --write_buffer_size,
                    then time only flush(wait) (LevelDB: compact_range over an empty range
                    past all keys, which flushes the memtable and waits); MB/s of memtable
