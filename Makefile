@@ -90,6 +90,7 @@ bench:
 	$(CARGO) run --release -p siltdb-bench -- --num=1000000
 	$(CARGO) run --release -p siltdb-bench -- --benchmarks=flush --write_buffer_size=4194304
 	$(CARGO) run --release -p siltdb-bench -- --benchmarks=flush --write_buffer_size=67108864
+	$(CARGO) run --release -p siltdb-bench -- --benchmarks=fillsync --threads=4 --num=3000000
 
 # Two rounds, engines alternating, best of each: one slow round on a busy machine does not
 # set the ratio. plyvel is built from source against the system LevelDB (libleveldb-dev).
