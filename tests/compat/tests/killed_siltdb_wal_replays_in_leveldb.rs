@@ -3,12 +3,24 @@
 //! child (this test binary re-executed) writes single puts, sync and not, and a batch that
 //! spans log blocks, then aborts; the real LevelDB opens the directory with paranoid
 //! checks and finds every write, and so does siltdb afterwards.
+//!
+//! A second scenario tears the last record (a crash that got only part of an append to
+//! disk): the torn record is followed by zeros, not by the end of the file. It pins what
+//! README "Known differences" says: siltdb, paranoid or not, and LevelDB by default drop
+//! the torn record and keep every write before it; LevelDB with paranoid checks refuses
+//! to open.
 
 use siltdb_compat::leveldb_test;
 
 leveldb_test! {
     fn leveldb_replays_the_wal_of_a_killed_siltdb() {
         scenario::leveldb_replays_a_killed_siltdbs_wal();
+    }
+}
+
+leveldb_test! {
+    fn a_torn_last_record_is_dropped_except_by_paranoid_leveldb() {
+        scenario::a_torn_last_record_is_dropped_except_by_paranoid_leveldb();
     }
 }
 
@@ -28,7 +40,7 @@ mod scenario {
 
     use siltdb::filename::{parse_file_name, FileType};
     use siltdb::{Db, Options, ReadOptions, WriteBatch, WriteOptions};
-    use siltdb_compat::layout::file_names;
+    use siltdb_compat::layout::{copy_dir, file_names};
     use siltdb_compat::leveldb_ffi::{LevelDb, LevelOptions};
 
     const CHILD_ENV: &str = "SILTDB_COMPAT_KILLED_WRITER";
@@ -102,9 +114,8 @@ mod scenario {
         }
     }
 
-    pub fn leveldb_replays_a_killed_siltdbs_wal() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().join("db");
+    /// Runs the child in `dir`, which it leaves as a killed process does.
+    fn run_killed_child(dir: &Path) {
         let out = Command::new(std::env::current_exe().expect("test binary"))
             .args([
                 "--ignored",
@@ -113,7 +124,7 @@ mod scenario {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CHILD_ENV, &dir)
+            .env(CHILD_ENV, dir)
             .output()
             .expect("run the child");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -122,6 +133,12 @@ mod scenario {
             "the child should write, then abort: {stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    pub fn leveldb_replays_a_killed_siltdbs_wal() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("db");
+        run_killed_child(&dir);
 
         let (size, written) = last_wal(&dir);
         assert!(
@@ -144,5 +161,108 @@ mod scenario {
         let db = Db::open(&dir, options).expect("siltdb reopens");
         assert_every_write("siltdb", |k| db.get(&ReadOptions::default(), k));
         db.close().expect("close");
+    }
+
+    const BLOCK_SIZE: usize = 32 * 1024;
+    const HEADER_SIZE: usize = 7;
+
+    /// `(offset, payload length)` of every fragment in `wal`, in order, up to the first
+    /// unwritten (all-zero) header: LevelDB's log framing, walked without checksums.
+    fn fragments(wal: &[u8]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        let mut at = 0;
+        while at + HEADER_SIZE <= wal.len() {
+            let left_in_block = BLOCK_SIZE - at % BLOCK_SIZE;
+            if left_in_block < HEADER_SIZE {
+                at += left_in_block; // the block's zero trailer
+                continue;
+            }
+            let len = usize::from(u16::from_le_bytes([wal[at + 4], wal[at + 5]]));
+            if len == 0 && wal[at + 6] == 0 {
+                break;
+            }
+            found.push((at, len));
+            at += HEADER_SIZE + len;
+        }
+        found
+    }
+
+    pub fn a_torn_last_record_is_dropped_except_by_paranoid_leveldb() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let killed = tmp.path().join("killed");
+        run_killed_child(&killed);
+
+        // Tear the last fragment (the end of the batch): its header reached the disk, the
+        // second half of its payload did not, and the zeros the WAL was sized with remain.
+        let number = file_names(&killed)
+            .expect("list the DB")
+            .iter()
+            .filter_map(|name| parse_file_name(name))
+            .filter(|(_, kind)| *kind == FileType::Log)
+            .map(|(number, _)| number.0)
+            .max()
+            .expect("a WAL");
+        let wal_path = killed.join(format!("{number:06}.log"));
+        let mut wal = std::fs::read(&wal_path).expect("read WAL");
+        let &(offset, len) = fragments(&wal).last().expect("fragments");
+        assert!(
+            len >= 2,
+            "the last fragment has a payload to tear: {len} bytes"
+        );
+        let payload = offset + HEADER_SIZE;
+        let tear_from = payload + len / 2;
+        assert!(
+            wal[tear_from..payload + len].iter().any(|&b| b != 0),
+            "the torn part held data"
+        );
+        wal[tear_from..payload + len].fill(0);
+        std::fs::write(&wal_path, &wal).expect("write the torn WAL");
+
+        // Every open recovers the WAL and rewrites the directory: each gets its own copy.
+        let copy = |name: &str| {
+            let dir = tmp.path().join(name);
+            copy_dir(&killed, &dir).expect("copy the torn DB");
+            dir
+        };
+        let assert_puts_kept_batch_dropped =
+            |library: &str, get: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>| {
+                for i in 0..PUTS {
+                    assert_eq!(get(&key(i)), Some(value(i)), "{library}: put {i}");
+                }
+                for i in 0..BATCH {
+                    assert_eq!(get(&batch_key(i)), None, "{library}: torn batch entry {i}");
+                }
+            };
+
+        let paranoid = LevelOptions {
+            paranoid_checks: true,
+            ..LevelOptions::default()
+        };
+        match LevelDb::open(&copy("leveldb-paranoid"), &paranoid) {
+            Ok(_) => panic!("LevelDB with paranoid checks opened a WAL with a torn record"),
+            Err(e) => assert!(
+                e.contains("Corruption") && e.contains("checksum mismatch"),
+                "LevelDB paranoid: {e}"
+            ),
+        }
+
+        let ldb = LevelDb::open(&copy("leveldb"), &LevelOptions::default())
+            .expect("LevelDB opens the torn DB by default");
+        assert_puts_kept_batch_dropped("LevelDB", &mut |k| ldb.get(k).expect("LevelDB get"));
+        ldb.close();
+
+        for paranoid_checks in [false, true] {
+            let dir = copy(&format!("siltdb-paranoid-{paranoid_checks}"));
+            let options = Options {
+                paranoid_checks,
+                ..Options::default()
+            };
+            let db = Db::open(&dir, options).expect("siltdb opens the torn DB");
+            let library = format!("siltdb (paranoid_checks: {paranoid_checks})");
+            assert_puts_kept_batch_dropped(&library, &mut |k| {
+                db.get(&ReadOptions::default(), k).expect("siltdb get")
+            });
+            db.close().expect("close");
+        }
     }
 }
