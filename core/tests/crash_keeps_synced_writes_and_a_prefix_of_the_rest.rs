@@ -16,7 +16,8 @@
 //! Several crash rounds run on one directory, each continuing from what survived the last.
 //! Every other crash keeps a random part of each file's unsynced tail (the OS wrote some
 //! dirty pages back in time), so the WAL ends in a torn record and some unsynced writes
-//! survive: then the prefix rule has teeth.
+//! survive: then the prefix rule has teeth. The WAL keeps the size it had at the crash,
+//! so a torn record is followed by zeros, and every open is paranoid.
 
 mod common;
 
@@ -51,6 +52,9 @@ fn options(fs: &Arc<FaultInjectionFs>) -> Options {
         level0_file_num_compaction_trigger: 1000,
         level0_slowdown_writes_trigger: 1000,
         level0_stop_writes_trigger: 1000,
+        // What a crash leaves is not damage: a WAL ending in a torn record followed by
+        // the zeros it was sized with must open even with paranoid checks.
+        paranoid_checks: true,
         fs: fs.clone(),
         ..Options::default()
     }

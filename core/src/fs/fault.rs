@@ -12,7 +12,13 @@
 //!   otherwise it is undone: the file goes back to its old name and whatever the
 //!   destination held before (read and kept in memory at rename time) is written back;
 //! - `remove_file` is durable at once (a real crash could resurrect the file; not modelled);
-//! - handles opened before the crash are dead afterwards: their writes and syncs fail.
+//! - handles opened before the crash are dead afterwards: their writes and syncs fail;
+//! - a log made by `new_log_file` keeps the size it had at the crash: an inner fs that
+//!   sizes logs ahead of their contents leaves zeros after what the crash kept, as a
+//!   real crash does (only a closed handle trims them);
+//! - syncs of a file's [`SyncHandle`] (a table synced behind its writer) can be failed
+//!   as `Sync` calls, but what they sync is not counted durable: only the file's own
+//!   `sync` is, and that is all the engine relies on.
 //!
 //! [`FaultInjectionFs::drop_unsynced_data_keeping`] is the same crash, except that each
 //! file may keep a prefix of its unsynced tail, as when the OS had written some dirty
@@ -26,7 +32,8 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 
 use super::{
-    read_file_to_vec, FileLock, FileSystem, RandomAccessFile, SequentialFile, WritableFile,
+    read_file_to_vec, FileLock, FileSystem, RandomAccessFile, SequentialFile, SyncHandle,
+    WritableFile,
 };
 use crate::error::{Error, Result};
 
@@ -63,6 +70,8 @@ struct FileRecord {
     synced_len: u64,
     /// The name was created by this fs and its directory has not been synced since.
     unsynced_name: bool,
+    /// Made by `new_log_file`, which may size the file ahead of its contents.
+    log: bool,
 }
 
 /// A rename whose destination directory has not been synced yet.
@@ -212,6 +221,13 @@ impl FaultInjectionFs {
         mut keep: impl FnMut(&Path, u64) -> u64,
     ) -> Result<()> {
         let mut st = self.state.lock();
+        // Logs' sizes before the handles close (closing trims a log to its contents).
+        let crash_sizes: HashMap<PathBuf, u64> = st
+            .files
+            .iter()
+            .filter(|(path, record)| record.log && self.inner.exists(path))
+            .map(|(path, _)| Ok((path.clone(), self.inner.file_size(path)?)))
+            .collect::<Result<_>>()?;
         // Closing the handles first pushes their buffered bytes to the OS, as a process
         // would on its way down; the cut below then removes them with the rest of the tail.
         for handle in std::mem::take(&mut st.handles) {
@@ -243,18 +259,22 @@ impl FaultInjectionFs {
             }
             let size = self.inner.file_size(&path)?;
             let unsynced = size.saturating_sub(record.synced_len);
-            if unsynced == 0 {
-                continue;
-            }
-            let keep_len = record.synced_len + keep(&path, unsynced).min(unsynced);
-            if keep_len < size {
-                let keep_len = usize::try_from(keep_len).map_err(|_| {
-                    Error::invalid_argument(format!("{}: file too large", path.display()))
-                })?;
-                let kept = self
+            let keep_len = match unsynced {
+                0 => size,
+                _ => record.synced_len + keep(&path, unsynced).min(unsynced),
+            };
+            let crash_size = crash_sizes.get(&path).copied().unwrap_or(0).max(keep_len);
+            if keep_len < size || crash_size > size {
+                let as_len = |n: u64| {
+                    usize::try_from(n).map_err(|_| {
+                        Error::invalid_argument(format!("{}: file too large", path.display()))
+                    })
+                };
+                let mut kept = self
                     .inner
                     .new_random_access_file(&path)?
-                    .read_at(0, keep_len)?;
+                    .read_at(0, as_len(keep_len)?)?;
+                kept.resize(as_len(crash_size)?, 0);
                 self.rewrite(&path, &kept)?;
             }
         }
@@ -266,6 +286,7 @@ impl FaultInjectionFs {
     fn track_writable(
         &self,
         path: &Path,
+        log: bool,
         create: impl FnOnce(&Path) -> Result<Box<dyn WritableFile>>,
     ) -> Result<Box<dyn WritableFile>> {
         self.state.lock().check(FsOp::Create, &[path])?;
@@ -288,6 +309,7 @@ impl FaultInjectionFs {
                 id,
                 synced_len: 0,
                 unsynced_name,
+                log,
             },
         );
         st.handles.retain(|h| h.strong_count() > 0);
@@ -314,11 +336,11 @@ impl FileSystem for FaultInjectionFs {
     }
 
     fn new_writable_file(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
-        self.track_writable(path, |p| self.inner.new_writable_file(p))
+        self.track_writable(path, false, |p| self.inner.new_writable_file(p))
     }
 
     fn new_log_file(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
-        self.track_writable(path, |p| self.inner.new_log_file(p))
+        self.track_writable(path, true, |p| self.inner.new_log_file(p))
     }
 
     fn new_sequential_file(&self, path: &Path) -> Result<Box<dyn SequentialFile>> {
@@ -447,6 +469,46 @@ impl WritableFile for FaultWritableFile {
             record.synced_len = synced_len;
         }
         Ok(())
+    }
+
+    fn sync_handle(&self) -> Result<Option<Box<dyn SyncHandle>>> {
+        let inner = {
+            let open = self.handle.lock();
+            open.file
+                .as_ref()
+                .ok_or_else(|| self.dead())?
+                .sync_handle()?
+        };
+        Ok(inner.map(|inner| {
+            Box::new(FaultSyncHandle {
+                inner,
+                handle: Arc::clone(&self.handle),
+                path: self.path.clone(),
+                state: Arc::clone(&self.state),
+            }) as Box<dyn SyncHandle>
+        }))
+    }
+}
+
+/// A file's second handle for syncs behind its writer: each sync is a `Sync` call that a
+/// fault can fail, and dies with the file's handles at a simulated crash.
+struct FaultSyncHandle {
+    inner: Box<dyn SyncHandle>,
+    handle: Arc<Mutex<OpenWritable>>,
+    path: PathBuf,
+    state: Arc<Mutex<State>>,
+}
+
+impl SyncHandle for FaultSyncHandle {
+    fn sync(&self) -> Result<()> {
+        self.state.lock().check(FsOp::Sync, &[&self.path])?;
+        if self.handle.lock().file.is_none() {
+            return Err(Error::io(
+                format!("{}: synced after a simulated crash", self.path.display()),
+                std::io::Error::other("file handle closed by drop_unsynced_data"),
+            ));
+        }
+        self.inner.sync()
     }
 }
 
@@ -649,6 +711,60 @@ mod tests {
         assert_eq!(contents(&log_path), b"synced0123");
         assert_eq!(contents(&table_path), b"abc");
         assert!(log.append(b"x").is_err(), "handles die as in any crash");
+    }
+
+    #[test]
+    fn crash_leaves_an_open_log_at_its_size_and_a_closed_one_trimmed() {
+        let (dir, fs) = setup();
+        let open_path = dir.path().join("000003.log");
+        let closed_path = dir.path().join("000002.log");
+        let mut closed = fs.new_log_file(&closed_path).expect("create");
+        let mut log = fs.new_log_file(&open_path).expect("create");
+        fs.sync_dir(dir.path()).expect("sync dir");
+        closed.append(b"old wal").expect("append");
+        closed.sync().expect("sync");
+        drop(closed);
+        log.append(b"synced").expect("append");
+        log.sync().expect("sync");
+        log.append(b"lost").expect("append");
+        log.flush().expect("flush");
+        let size = std::fs::metadata(&open_path).expect("stat").len();
+        assert!(
+            size > 10,
+            "PosixFs sizes a log ahead of its contents: {size}"
+        );
+
+        fs.drop_unsynced_data().expect("crash");
+        let after = contents(&open_path);
+        assert_eq!(after.len() as u64, size, "the zeros past the contents stay");
+        assert_eq!(&after[..6], b"synced");
+        assert!(
+            after[6..].iter().all(|&b| b == 0),
+            "the unsynced append is gone"
+        );
+        assert_eq!(contents(&closed_path), b"old wal");
+    }
+
+    #[test]
+    fn sync_handles_fail_on_faults_die_in_a_crash_and_make_nothing_durable() {
+        let (dir, fs) = setup();
+        let path = dir.path().join("000005.ldb");
+        let mut table = fs.new_writable_file(&path).expect("create");
+        fs.sync_dir(dir.path()).expect("sync dir");
+        let behind = table
+            .sync_handle()
+            .expect("sync handle")
+            .expect("PosixFs files have sync handles");
+        table.append(b"abc").expect("append");
+        table.flush().expect("flush");
+        behind.sync().expect("sync behind the writer");
+        fs.fail(FsOp::Sync, ".ldb", 0, 1);
+        assert_injected(behind.sync(), "000005.ldb");
+        assert_eq!(fs.calls(FsOp::Sync), 2);
+
+        fs.drop_unsynced_data().expect("crash");
+        assert_eq!(contents(&path), b"", "only the file's own sync counts");
+        assert!(behind.sync().is_err(), "it dies with the file's handles");
     }
 
     #[test]
