@@ -1,7 +1,7 @@
-//! A failing file system during a flush (table write, sync, read-back and directory sync;
-//! MANIFEST write and sync) leaves
-//! a sticky background error that every later write and flush reports, loses nothing,
-//! and is cleared by reopening on a healthy file system.
+//! A failing file system during a flush (table write, sync, sync behind the writer,
+//! read-back and directory sync; MANIFEST write and sync) leaves a sticky background
+//! error that every later write and flush reports, loses nothing, and is cleared by
+//! reopening on a healthy file system.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{get, options, put, value_for};
 use siltdb::fs::fault::{FaultInjectionFs, FsOp};
 use siltdb::fs::PosixFs;
-use siltdb::{Db, ErrorKind, FlushOptions, Options, WriteOptions};
+use siltdb::{CompressionType, Db, ErrorKind, FlushOptions, Options, WriteOptions};
 
 fn run_failing_flush(op: FsOp, pattern: &str) {
     run_failing_flush_after(op, pattern, 0);
@@ -209,4 +209,76 @@ fn a_big_flush_built_in_many_ranges_that_fails_midway_leaves_no_table_and_loses_
     for i in (0..keys).step_by(5) {
         assert_eq!(get(&db, key(i).as_bytes()), Some(value_for(i, 64)));
     }
+}
+
+/// A memtable big enough that its table is synced behind its writer (every
+/// `WRITE_BEHIND_BYTES`, 2 MiB) before the final sync.
+const BIG_ENTRIES: u64 = 30_000;
+const BIG_VALUE: usize = 200;
+
+fn big_options(fs: &Arc<FaultInjectionFs>) -> Options {
+    Options {
+        fs: fs.clone(),
+        write_buffer_size: 16 << 20,
+        compression: CompressionType::None,
+        ..options()
+    }
+}
+
+/// Puts `BIG_ENTRIES` under `prefix`, flushes and waits: the syncs the flush made.
+fn big_flush(db: &Db, fs: &FaultInjectionFs, prefix: &str) -> siltdb::Result<usize> {
+    for i in 0..BIG_ENTRIES {
+        put(
+            db,
+            format!("{prefix}{i:06}").as_bytes(),
+            &value_for(i, BIG_VALUE),
+        );
+    }
+    let before = fs.calls(FsOp::Sync);
+    db.flush(&FlushOptions { wait: true })?;
+    Ok(fs.calls(FsOp::Sync) - before)
+}
+
+#[test]
+fn table_sync_behind_the_writer_failure_is_sticky_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultInjectionFs::new(Arc::new(PosixFs));
+    let db = Db::open(dir.path(), big_options(&fs)).expect("open");
+    // A small flush syncs its table once; a big one also syncs behind the writer, and
+    // those syncs go through the file system too, where a fault can reach them.
+    put(&db, b"small", b"flush");
+    let before = fs.calls(FsOp::Sync);
+    db.flush(&FlushOptions { wait: true }).expect("small flush");
+    let small_syncs = fs.calls(FsOp::Sync) - before;
+    let big_syncs = big_flush(&db, &fs, "a").expect("healthy big flush");
+    assert!(
+        big_syncs > small_syncs,
+        "a {} MiB table is synced behind its writer: {big_syncs} syncs, small flush {small_syncs}",
+        (BIG_ENTRIES as usize * BIG_VALUE) >> 20
+    );
+
+    // Only the first sync of the next table fails, one started behind the writer: the
+    // file's final sync succeeds, and the flush must still report the failure.
+    fs.fail(FsOp::Sync, ".ldb", 0, 1);
+    let err = big_flush(&db, &fs, "b").expect_err("the flush must fail");
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(fs.failures_injected(), 1);
+    let err = db
+        .put(&WriteOptions::default(), b"later", b"x")
+        .expect_err("writes are refused after a background error");
+    assert!(err.is_background() && err.kind() == ErrorKind::Io, "{err}");
+    let _ = db.close();
+
+    let db = Db::open(dir.path(), big_options(&fs)).expect("reopen");
+    for prefix in ["a", "b"] {
+        for i in (0..BIG_ENTRIES).step_by(97) {
+            assert_eq!(
+                get(&db, format!("{prefix}{i:06}").as_bytes()),
+                Some(value_for(i, BIG_VALUE)),
+                "{prefix}{i:06} lost"
+            );
+        }
+    }
+    assert_eq!(get(&db, b"later"), None, "a refused write is not applied");
+    db.close().expect("close");
 }
