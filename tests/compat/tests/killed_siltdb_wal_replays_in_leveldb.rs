@@ -35,7 +35,7 @@ leveldb_test! {
 
 #[cfg(has_leveldb)]
 mod scenario {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::process::Command;
 
     use siltdb::filename::{parse_file_name, FileType};
@@ -84,9 +84,8 @@ mod scenario {
         std::process::abort();
     }
 
-    /// The WAL the child wrote to last, and how many of its bytes are written (up to the
-    /// last nonzero byte; every record here ends in one).
-    fn last_wal(dir: &Path) -> (u64, u64) {
+    /// The WAL the child wrote to last.
+    fn last_wal_path(dir: &Path) -> PathBuf {
         let number = file_names(dir)
             .expect("list the DB")
             .iter()
@@ -95,7 +94,13 @@ mod scenario {
             .map(|(number, _)| number.0)
             .max()
             .expect("a WAL");
-        let bytes = std::fs::read(dir.join(format!("{number:06}.log"))).expect("read WAL");
+        dir.join(format!("{number:06}.log"))
+    }
+
+    /// The last WAL's size, and how many of its bytes are written (up to the last nonzero
+    /// byte; every record here ends in one).
+    fn last_wal(dir: &Path) -> (u64, u64) {
+        let bytes = std::fs::read(last_wal_path(dir)).expect("read WAL");
         let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
         (bytes.len() as u64, written as u64)
     }
@@ -194,15 +199,7 @@ mod scenario {
 
         // Tear the last fragment (the end of the batch): its header reached the disk, the
         // second half of its payload did not, and the zeros the WAL was sized with remain.
-        let number = file_names(&killed)
-            .expect("list the DB")
-            .iter()
-            .filter_map(|name| parse_file_name(name))
-            .filter(|(_, kind)| *kind == FileType::Log)
-            .map(|(number, _)| number.0)
-            .max()
-            .expect("a WAL");
-        let wal_path = killed.join(format!("{number:06}.log"));
+        let wal_path = last_wal_path(&killed);
         let mut wal = std::fs::read(&wal_path).expect("read WAL");
         let &(offset, len) = fragments(&wal).last().expect("fragments");
         assert!(
