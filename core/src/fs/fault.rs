@@ -434,11 +434,16 @@ struct FaultWritableFile {
 
 impl FaultWritableFile {
     fn dead(&self) -> Error {
-        Error::io(
-            format!("{}: used after a simulated crash", self.path.display()),
-            std::io::Error::other("file handle closed by drop_unsynced_data"),
-        )
+        dead_handle(&self.path)
     }
+}
+
+/// The error of a handle used after a simulated crash closed it.
+fn dead_handle(path: &Path) -> Error {
+    Error::io(
+        format!("{}: used after a simulated crash", path.display()),
+        std::io::Error::other("file handle closed by drop_unsynced_data"),
+    )
 }
 
 impl WritableFile for FaultWritableFile {
@@ -503,10 +508,7 @@ impl SyncHandle for FaultSyncHandle {
     fn sync(&self) -> Result<()> {
         self.state.lock().check(FsOp::Sync, &[&self.path])?;
         if self.handle.lock().file.is_none() {
-            return Err(Error::io(
-                format!("{}: synced after a simulated crash", self.path.display()),
-                std::io::Error::other("file handle closed by drop_unsynced_data"),
-            ));
+            return Err(dead_handle(&self.path));
         }
         self.inner.sync()
     }
