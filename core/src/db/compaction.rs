@@ -230,7 +230,10 @@ impl DbInner {
         let mut input = compact.compaction.make_input_iterator(&self.table_cache)?;
         input.seek_to_first();
         let max_output = compact.compaction.max_output_file_size();
-        let mut current_user_key: Option<Vec<u8>> = None;
+        // The user key of the entries being walked; a buffer reused from key to key, as
+        // allocating one per entry was most of the loop's malloc and free.
+        let mut current_user_key: Vec<u8> = Vec::new();
+        let mut has_current_user_key = false;
         // The sequence of the previous (newer) entry for the current user key.
         let mut last_sequence_for_key: Option<SequenceNumber> = None;
         // The grandparent limit asked for a cut; it waits for the next user key.
@@ -252,13 +255,15 @@ impl DbInner {
             let drop = match parse_internal_key(key) {
                 // Keep a corrupt key, and forget the user key it might belong to.
                 None => {
-                    current_user_key = None;
+                    has_current_user_key = false;
                     last_sequence_for_key = None;
                     false
                 }
                 Some(ikey) => {
-                    if current_user_key.as_deref() != Some(ikey.user_key) {
-                        current_user_key = Some(ikey.user_key.to_vec());
+                    if !has_current_user_key || current_user_key != ikey.user_key {
+                        current_user_key.clear();
+                        current_user_key.extend_from_slice(ikey.user_key);
+                        has_current_user_key = true;
                         last_sequence_for_key = None;
                     }
                     let hidden =
