@@ -18,6 +18,9 @@ pub trait Engine: Sync {
     fn scan(&self, limit: usize, each: &mut dyn FnMut(usize)) -> Result<(), String>;
     /// Flushes the memtable to a table and waits until it is installed.
     fn flush(&self) -> Result<(), String>;
+    /// Compacts the whole key range and waits: siltdb's `compact_range(None, None)`,
+    /// LevelDB's `CompactRange(nullptr, nullptr)`.
+    fn compact(&self) -> Result<(), String>;
     fn property(&self, name: &str) -> Option<String>;
     /// Closes, reporting an error if the engine has one to report.
     fn close(self: Box<Self>) -> Result<(), String>;
@@ -131,6 +134,10 @@ impl Engine for SiltEngine {
         self.db
             .flush(&FlushOptions { wait: true })
             .map_err(|e| e.to_string())
+    }
+
+    fn compact(&self) -> Result<(), String> {
+        self.db.compact_range(None, None).map_err(|e| e.to_string())
     }
 
     fn property(&self, name: &str) -> Option<String> {

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 /// The benchmarks run when `--benchmarks` is not given: LevelDB's order (fillsync before
-/// fillrandom, so the reads run against the database fillrandom and overwrite built),
-/// restricted to what this program implements.
+/// fillrandom, so the reads run against the database fillrandom and overwrite built,
+/// then compact and readrandom again on the settled database), restricted to what this
+/// program implements.
 pub const DEFAULT_BENCHMARKS: &str =
-    "fillseq,fillsync,fillrandom,overwrite,readrandom,readmissing,readseq,flush";
+    "fillseq,fillsync,fillrandom,overwrite,readrandom,readmissing,readseq,compact,readrandom,flush";
 
 /// Every benchmark name this program knows.
-pub const KNOWN_BENCHMARKS: [&str; 8] = [
+pub const KNOWN_BENCHMARKS: [&str; 9] = [
     "fillseq",
     "fillsync",
     "fillrandom",
@@ -20,6 +21,7 @@ pub const KNOWN_BENCHMARKS: [&str; 8] = [
     "readrandom",
     "readmissing",
     "readseq",
+    "compact",
     "flush",
 ];
 
@@ -122,7 +124,8 @@ db_bench: siltdb side by side with LevelDB (through its C API), LevelDB's flag n
 USAGE: db_bench [--flag=value ...]
 
   --benchmarks=a,b,...   in order; default
-                         fillseq,fillsync,fillrandom,overwrite,readrandom,readmissing,readseq,flush
+                         fillseq,fillsync,fillrandom,overwrite,readrandom,readmissing,readseq,
+                         compact,readrandom,flush
       fillseq      write --num values in sequential key order (fresh database)
       fillsync     write --num/1000 values in random order, fsync each write (fresh
                    database). num/1000 as LevelDB 1.23's db_bench code does; its comment
@@ -133,6 +136,9 @@ USAGE: db_bench [--flag=value ...]
       readmissing  --reads gets of random keys that are absent (16-byte key minus its
                    last byte)
       readseq      iterate --reads entries from the first
+      compact      compact the whole database as it stands and wait (siltdb:
+                   compact_range(None, None); LevelDB: CompactRange(NULL, NULL)); MB/s of
+                   table files before, and the process's CPU time
       flush        fresh database; fill one memtable to just below --write_buffer_size,
                    then time only flush(wait) (LevelDB: compact_range over an empty range
                    past all keys, which flushes the memtable and waits); MB/s of memtable
@@ -274,7 +280,13 @@ mod tests {
         assert_eq!(f.bloom_bits, None);
         assert_eq!(f.compression, Compression::None);
         assert_eq!(f.engine, EngineChoice::Both);
-        assert_eq!(f.benchmarks.len(), KNOWN_BENCHMARKS.len());
+        assert_eq!(f.benchmarks.len(), 10);
+        assert!(f
+            .benchmarks
+            .iter()
+            .all(|b| KNOWN_BENCHMARKS.contains(&b.as_str())));
+        // Like LevelDB's list: readrandom again once compact has settled the database.
+        assert_eq!(f.benchmarks[7..9], ["compact", "readrandom"]);
     }
 
     #[test]

@@ -296,6 +296,14 @@ mod linked {
             Ok(())
         }
 
+        fn compact(&self) -> Result<(), String> {
+            // SAFETY: db is live; null keys with length 0 are the C API's open ends.
+            unsafe {
+                leveldb_compact_range(self.db, ptr::null(), 0, ptr::null(), 0);
+            }
+            Ok(())
+        }
+
         fn property(&self, name: &str) -> Option<String> {
             let name = CString::new(name).ok()?;
             // SAFETY: db is live, name is NUL-terminated; a non-NULL result is a

@@ -3,6 +3,7 @@
 //! (`--engine=X --child=1`) so that each engine's peak RSS is its own, relays the
 //! children's output and prints the table of ratios.
 
+mod compact;
 mod engine;
 mod flags;
 mod flush;

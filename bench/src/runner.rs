@@ -221,6 +221,7 @@ impl<'a> Runner<'a> {
                 }
                 return crate::flush::run(self);
             }
+            "compact" => return crate::compact::run(self),
             _ => return Err(format!("unknown benchmark '{name}'")),
         };
         if starts_fresh(name) {

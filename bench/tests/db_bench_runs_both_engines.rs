@@ -25,6 +25,7 @@ fn small_run_prints_lines_and_table() {
         "fillrandom",
         "overwrite",
         "readrandom",
+        "compact",
         "flush",
     ] {
         let line = out
@@ -38,6 +39,7 @@ fn small_run_prints_lines_and_table() {
         "fillsync runs num/1000 ops:\n{out}"
     );
     assert!(out.contains("ops > 1 ms · peak RSS"), "{out}");
+    assert!(out.contains("(tables before: "), "{out}");
     assert!(
         !out.contains("@@result"),
         "records leaked into the output:\n{out}"
