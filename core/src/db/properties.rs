@@ -49,7 +49,8 @@ impl DbInner {
                     .map(|i| i.mem.approximate_memory_usage())
                     .sum();
                 let blocks = self.table_cache.block_cache_usage();
-                let resident = self.table_cache.resident_usage();
+                let resident =
+                    self.table_cache.resident_usage() + self.table_cache.resident_spare_usage();
                 Some((st.mem.approximate_memory_usage() + imm + blocks + resident).to_string())
             }
             "siltdb.resident-table-bytes" => Some(self.table_cache.resident_usage().to_string()),

@@ -62,6 +62,11 @@ impl TableCache {
         self.resident.as_ref().map_or(0, |r| r.used())
     }
 
+    /// Bytes of closed resident tables' buffers kept for the next tables loaded.
+    pub fn resident_spare_usage(&self) -> usize {
+        self.resident.as_ref().map_or(0, |r| r.spare())
+    }
+
     /// Bytes held by the block cache.
     pub fn block_cache_usage(&self) -> usize {
         self.block_cache.as_ref().map_or(0, |c| c.usage())

@@ -19,9 +19,18 @@
 //! image, as for a block entering the block cache, so a damaged block answers Corruption
 //! and never a wrong value. The memory is given back to the budget when the table is
 //! closed (evicted from the table cache, or its file deleted after compaction).
+//!
+//! Reuse: a closed table's buffer is kept for a moment and handed to the next table that
+//! fits in it. Compaction closes tables and its outputs are loaded soon after, a few MiB
+//! each. Handed back to malloc, the freed buffers were split up by smaller allocations
+//! and the new images taken from fresh memory: after a `compact_range` of a 110 MB
+//! database, readrandom peaked at 180-215 MiB of RSS (4 runs) where 123-142 do with the
+//! buffers reused. Spare buffers count against the budget, and are freed when a load
+//! needs their room or after [`SPARE_IDLE`] unused.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -37,44 +46,116 @@ const MAX_SHARE_OF_BUDGET: u64 = 8;
 /// much as a few block reads, not the whole file.
 const LOAD_CHUNK: usize = 256 << 10;
 
-/// Bytes of resident tables a Db may hold, and how many it holds now.
+/// How long a closed table's buffer waits for a table to reuse it before it is freed.
+/// Compaction outputs that are read are loaded well within it: after `compact_range`
+/// of a 110 MB database, readrandom loaded every new table in its first 0.1 s. Waits of
+/// 1, 2 and 3 s measured the same peak RSS; longer ones only hold memory longer.
+const SPARE_IDLE: Duration = Duration::from_secs(2);
+
+/// Bytes of resident tables a Db may hold, and how many it holds now: the live images
+/// and the spare buffers of closed ones, together never above the limit.
 #[derive(Debug)]
 pub struct ResidentBudget {
     limit: usize,
-    used: AtomicUsize,
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Debug, Default)]
+struct BudgetState {
+    /// Capacity of the buffers of live images and of loads under way.
+    used: usize,
+    /// Buffers of closed tables' images, oldest first, with when each was given back.
+    spare: Vec<(Vec<u8>, Instant)>,
+    spare_bytes: usize,
+}
+
+impl BudgetState {
+    fn free_idle_spares(&mut self, now: Instant) {
+        let expired = self
+            .spare
+            .iter()
+            .take_while(|(_, since)| now.duration_since(*since) >= SPARE_IDLE)
+            .count();
+        for (buf, _) in self.spare.drain(..expired) {
+            self.spare_bytes -= buf.capacity();
+        }
+    }
 }
 
 impl ResidentBudget {
     pub fn new(limit: usize) -> ResidentBudget {
         ResidentBudget {
             limit,
-            used: AtomicUsize::new(0),
+            state: Mutex::new(BudgetState::default()),
         }
     }
 
-    /// Bytes held by resident tables now.
+    /// Bytes held by resident tables now (their buffers' capacity).
     pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.state.lock().used
     }
 
-    /// Takes `bytes` from the budget if they fit.
-    fn reserve(&self, bytes: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                used.checked_add(bytes).filter(|&total| total <= self.limit)
-            })
-            .is_ok()
+    /// Bytes of spare buffers kept for the next tables to load.
+    pub fn spare(&self) -> usize {
+        self.state.lock().spare_bytes
     }
 
-    fn release(&self, bytes: usize) {
-        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    /// An empty buffer of capacity `len`, taken from the budget: the smallest spare one
+    /// that holds `len`, its surplus given back to malloc, else a new one once its room
+    /// is found (freeing spare buffers as needed). None when the live images leave no
+    /// room.
+    fn take(&self, len: usize) -> Option<Vec<u8>> {
+        let mut st = self.state.lock();
+        st.free_idle_spares(Instant::now());
+        let best = st
+            .spare
+            .iter()
+            .enumerate()
+            .filter(|(_, (buf, _))| buf.capacity() >= len)
+            .min_by_key(|(_, (buf, _))| buf.capacity())
+            .map(|(i, _)| i);
+        if let Some(i) = best {
+            let (mut buf, _) = st.spare.remove(i);
+            st.spare_bytes -= buf.capacity();
+            buf.clear();
+            // In place: only the tail goes back to malloc.
+            buf.shrink_to(len);
+            st.used += buf.capacity();
+            return Some(buf);
+        }
+        if !st
+            .used
+            .checked_add(len)
+            .is_some_and(|total| total <= self.limit)
+        {
+            return None;
+        }
+        while st.used + st.spare_bytes + len > self.limit {
+            // Oldest first: the likeliest never to be reused.
+            let (buf, _) = st.spare.remove(0);
+            st.spare_bytes -= buf.capacity();
+        }
+        st.used += len;
+        Some(Vec::with_capacity(len))
+    }
+
+    /// Takes back a buffer [`take`](Self::take) handed out, keeping it as a spare (its
+    /// contents are dropped on reuse).
+    fn give_back(&self, buf: Vec<u8>) {
+        let mut st = self.state.lock();
+        let now = Instant::now();
+        st.used -= buf.capacity();
+        st.spare_bytes += buf.capacity();
+        st.spare.push((buf, now));
+        st.free_idle_spares(now);
     }
 }
 
 /// A whole table file in memory, with one bit per data block saying its checksum was
 /// verified. Gives its bytes back to the budget when dropped.
 pub struct Image {
-    bytes: Box<[u8]>,
+    /// The file's bytes; its capacity is what the budget counts.
+    bytes: Vec<u8>,
     checked: Box<[AtomicU64]>,
     budget: Arc<ResidentBudget>,
 }
@@ -121,7 +202,7 @@ impl RandomAccessFile for Image {
 
 impl Drop for Image {
     fn drop(&mut self) {
-        self.budget.release(self.bytes.len());
+        self.budget.give_back(std::mem::take(&mut self.bytes));
     }
 }
 
@@ -141,18 +222,19 @@ pub struct Residency {
 enum Load {
     #[default]
     NotStarted,
-    /// The first bytes of the file, read so far; the whole file's `len` is taken from
-    /// the budget.
-    Reading { read: Vec<u8>, len: usize },
+    /// The first bytes of the file, read so far, in a buffer the budget counted at
+    /// its capacity (at least the file's size).
+    Reading { read: Vec<u8> },
     /// Loaded, or given up after a failed or short read (one try per open table).
     Ended,
 }
 
 impl Drop for Residency {
-    /// A table closed halfway through loading gives back the bytes it reserved.
+    /// A table closed halfway through loading gives back the buffer it took.
     fn drop(&mut self) {
-        if let (Load::Reading { len, .. }, Some(budget)) = (self.load.get_mut(), &self.budget) {
-            budget.release(*len);
+        let load = std::mem::replace(self.load.get_mut(), Load::Ended);
+        if let (Load::Reading { read }, Some(budget)) = (load, &self.budget) {
+            budget.give_back(read);
         }
     }
 }
@@ -203,15 +285,15 @@ impl Residency {
         };
         let mut read = match std::mem::replace(&mut *load, Load::Ended) {
             Load::Ended => return,
-            Load::Reading { read, .. } => read,
+            Load::Reading { read } => read,
             Load::NotStarted => {
                 // A full budget is asked again by later lookups: tables close and give
                 // their bytes back.
-                if !budget.reserve(len) {
+                let Some(buf) = budget.take(len) else {
                     *load = Load::NotStarted;
                     return;
-                }
-                Vec::with_capacity(len)
+                };
+                buf
             }
         };
         let start = read.len();
@@ -220,16 +302,16 @@ impl Residency {
         match file.read_at_into(start as u64, &mut read[start..]) {
             Ok(n) if n == end - start => {}
             _ => {
-                budget.release(len);
+                budget.give_back(read);
                 return;
             }
         }
         if end < len {
-            *load = Load::Reading { read, len };
+            *load = Load::Reading { read };
             return;
         }
         let image = Image {
-            bytes: read.into_boxed_slice(),
+            bytes: read,
             checked: (0..blocks.div_ceil(64))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
@@ -351,6 +433,52 @@ mod tests {
         // One try per open table.
         r.note_disk_read(10_000, &Bytes(vec![1; 10_000]), 10_000, 1);
         assert!(r.image().is_none());
+    }
+
+    #[test]
+    fn a_closed_tables_buffer_goes_to_the_next_table_of_about_its_size() {
+        let budget = Arc::new(ResidentBudget::new(1 << 20));
+        let first = Residency::new(Arc::clone(&budget));
+        first.note_disk_read(10_000, &Bytes(vec![1; 10_000]), 10_000, 1);
+        assert!(first.image().is_some());
+        drop(first);
+        assert_eq!((budget.used(), budget.spare()), (0, 10_000));
+
+        // Reused, cut to the new table's size, holding nothing of the table before.
+        let file = Bytes((0..9_000).map(|i| (i % 7) as u8).collect());
+        let second = Residency::new(Arc::clone(&budget));
+        second.note_disk_read(9_000, &file, 9_000, 1);
+        assert_eq!(second.image().expect("resident").bytes(), &file.0[..]);
+        assert_eq!((budget.used(), budget.spare()), (9_000, 0));
+
+        // Larger than every spare: a new buffer, the spare kept beside it.
+        drop(second);
+        let big = Residency::new(Arc::clone(&budget));
+        big.note_disk_read(12_000, &Bytes(vec![3; 12_000]), 12_000, 1);
+        assert_eq!(big.image().expect("resident").bytes(), &[3; 12_000][..]);
+        assert_eq!((budget.used(), budget.spare()), (12_000, 9_000));
+    }
+
+    #[test]
+    fn spare_buffers_make_room_for_new_tables_and_are_freed_when_idle() {
+        let budget = ResidentBudget::new(30_000);
+        let a = budget.take(10_000).expect("room");
+        budget.give_back(a);
+        // 12,000 does not fit the 10,000 spare, and there is room beside it.
+        let b = budget.take(12_000).expect("room");
+        assert_eq!((budget.used(), budget.spare()), (12_000, 10_000));
+        // 15,000 more only fits once the spare is freed.
+        let c = budget.take(15_000).expect("room after freeing the spare");
+        assert_eq!((budget.used(), budget.spare()), (27_000, 0));
+        // Live images are never freed for room.
+        assert!(budget.take(4_000).is_none());
+        budget.give_back(b);
+        budget.give_back(c);
+        assert_eq!((budget.used(), budget.spare()), (0, 27_000));
+
+        let later = Instant::now() + SPARE_IDLE;
+        budget.state.lock().free_idle_spares(later);
+        assert_eq!((budget.used(), budget.spare()), (0, 0));
     }
 
     #[test]
