@@ -3,7 +3,7 @@
 //! it started from and ended with, and the CPU the engine's process spent meanwhile: a
 //! compaction's wall time includes waiting for the disk, its CPU time is the work.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::flush::table_file_sizes;
@@ -21,27 +21,28 @@ pub fn run(r: &mut Runner<'_>) -> Result<BenchResult, String> {
     rss::reset_peak();
     let cpu_before = process_cpu();
     let start = Instant::now();
-    let done = AtomicBool::new(false);
-    let outcome = std::thread::scope(|scope| {
+    let (dir, watchdog) = (&r.dir, &r.watchdog);
+    let (finished, wait) = mpsc::channel::<()>();
+    let (outcome, elapsed, cpu_after) = std::thread::scope(|scope| {
         // One call that may run for minutes: each new or deleted table file counts as
         // progress, so only a compaction that stops writing is reported as stalled.
-        scope.spawn(|| {
-            let mut seen = table_file_sizes(&r.dir).len();
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(PROGRESS_POLL);
-                let now = table_file_sizes(&r.dir).len();
+        // The watcher ends as soon as the call returns (the sender is dropped).
+        scope.spawn(move || {
+            let mut seen = table_file_sizes(dir).len();
+            while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(PROGRESS_POLL) {
+                let now = table_file_sizes(dir).len();
                 if now != seen {
-                    r.watchdog.touch();
+                    watchdog.touch();
                     seen = now;
                 }
             }
         });
         let outcome = db.compact();
-        done.store(true, Ordering::Relaxed);
-        outcome
+        let measured = (start.elapsed(), process_cpu());
+        drop(finished);
+        (outcome, measured.0, measured.1)
     });
-    let elapsed = start.elapsed();
-    let cpu = match (cpu_before, process_cpu()) {
+    let cpu = match (cpu_before, cpu_after) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
