@@ -38,6 +38,11 @@ struct CacheEntry {
     last_used: u64,
 }
 
+/// Every this many table lookups, the resident budget frees the spare buffers left idle
+/// too long or beyond what open tables could still take: often enough that they go
+/// soon after, rarely enough that lookups do not feel it.
+const SPARE_SWEEP_EVERY: u64 = 4096;
+
 impl TableCache {
     /// `capacity` is the number of tables kept open (LevelDB: max_open_files − 10,
     /// at least 1; the caller computes it).
@@ -75,14 +80,30 @@ impl TableCache {
     /// The open table for `number`, opening `NNNNNN.ldb` (or legacy `NNNNNN.sst`) on a
     /// miss. `file_size` is the size recorded in the MANIFEST. Failures are not cached.
     pub fn find_table(&self, number: FileNumber, file_size: u64) -> Result<Arc<Table>> {
-        {
+        let (hit, demand) = {
             let mut state = self.state.lock();
             state.clock += 1;
             let now = state.clock;
-            if let Some(entry) = state.tables.get_mut(&number) {
+            let hit = state.tables.get_mut(&number).map(|entry| {
                 entry.last_used = now;
-                return Ok(Arc::clone(&entry.table));
-            }
+                Arc::clone(&entry.table)
+            });
+            // What the open tables that may still be loaded could take from the spares.
+            let demand = (now % SPARE_SWEEP_EVERY == 0 && self.resident.is_some()).then(|| {
+                state
+                    .tables
+                    .values()
+                    .filter(|e| e.table.may_become_resident())
+                    .map(|e| usize::try_from(e.table.file_size()).unwrap_or(usize::MAX))
+                    .fold(0usize, usize::saturating_add)
+            });
+            (hit, demand)
+        };
+        if let (Some(demand), Some(resident)) = (demand, &self.resident) {
+            resident.trim_spares(demand);
+        }
+        if let Some(table) = hit {
+            return Ok(table);
         }
         let table = Arc::new(self.open_table(number, file_size)?);
         let mut state = self.state.lock();

@@ -91,6 +91,16 @@ impl Table {
         self.file.resident = Residency::new(budget);
     }
 
+    /// Size of the file in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.file.size
+    }
+
+    /// Whether point lookups may still load this table into memory.
+    pub fn may_become_resident(&self) -> bool {
+        self.file.resident.may_become_resident(self.file.size)
+    }
+
     /// Whether the whole file is held in memory.
     pub fn is_resident(&self) -> bool {
         self.file.resident.image().is_some()

@@ -57,6 +57,8 @@ const SPARE_IDLE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct ResidentBudget {
     limit: usize,
+    /// [`SPARE_IDLE`], but for tests.
+    spare_idle: Duration,
     state: Mutex<BudgetState>,
 }
 
@@ -70,11 +72,11 @@ struct BudgetState {
 }
 
 impl BudgetState {
-    fn free_idle_spares(&mut self, now: Instant) {
+    fn free_idle_spares(&mut self, now: Instant, idle: Duration) {
         let expired = self
             .spare
             .iter()
-            .take_while(|(_, since)| now.duration_since(*since) >= SPARE_IDLE)
+            .take_while(|(_, since)| now.duration_since(*since) >= idle)
             .count();
         for (buf, _) in self.spare.drain(..expired) {
             self.spare_bytes -= buf.capacity();
@@ -84,10 +86,38 @@ impl BudgetState {
 
 impl ResidentBudget {
     pub fn new(limit: usize) -> ResidentBudget {
+        ResidentBudget::with_spare_idle(limit, SPARE_IDLE)
+    }
+
+    fn with_spare_idle(limit: usize, spare_idle: Duration) -> ResidentBudget {
         ResidentBudget {
             limit,
+            spare_idle,
             state: Mutex::new(BudgetState::default()),
         }
+    }
+
+    /// Frees the spare buffers nobody took within [`SPARE_IDLE`], then the oldest until
+    /// the spares hold no more than `demand`: the bytes of open tables that may still
+    /// be loaded. Taking and giving back buffers frees idle ones too; the table cache
+    /// calls this now and then from lookups, so spares outlive neither their use (a
+    /// compaction that shrank the data leaves more spare than new tables need) nor the
+    /// last compaction for long.
+    pub fn trim_spares(&self, demand: usize) {
+        let mut st = self.state.lock();
+        if st.spare.is_empty() {
+            return;
+        }
+        st.free_idle_spares(Instant::now(), self.spare_idle);
+        while st.spare_bytes > demand {
+            let (buf, _) = st.spare.remove(0);
+            st.spare_bytes -= buf.capacity();
+        }
+    }
+
+    /// Whether a table of `size` bytes is small enough to be made resident.
+    fn may_hold(&self, size: u64) -> bool {
+        size <= self.limit as u64 / MAX_SHARE_OF_BUDGET
     }
 
     /// Bytes held by resident tables now (their buffers' capacity).
@@ -106,7 +136,7 @@ impl ResidentBudget {
     /// room.
     fn take(&self, len: usize) -> Option<Vec<u8>> {
         let mut st = self.state.lock();
-        st.free_idle_spares(Instant::now());
+        st.free_idle_spares(Instant::now(), self.spare_idle);
         let best = st
             .spare
             .iter()
@@ -144,10 +174,10 @@ impl ResidentBudget {
     fn give_back(&self, buf: Vec<u8>) {
         let mut st = self.state.lock();
         let now = Instant::now();
+        st.free_idle_spares(now, self.spare_idle);
         st.used -= buf.capacity();
         st.spare_bytes += buf.capacity();
         st.spare.push((buf, now));
-        st.free_idle_spares(now);
     }
 }
 
@@ -256,6 +286,19 @@ impl Residency {
         self.image.get()
     }
 
+    /// Whether lookups may still load this table (of `size` bytes): it has a budget,
+    /// fits its share, is not resident, and has not given up after a failed read.
+    pub fn may_become_resident(&self, size: u64) -> bool {
+        let Some(budget) = &self.budget else {
+            return false;
+        };
+        let ended = self
+            .load
+            .try_lock()
+            .is_some_and(|load| matches!(*load, Load::Ended));
+        budget.may_hold(size) && self.image().is_none() && !ended
+    }
+
     /// Counts `bytes` a lookup read from `file` (of `size` bytes, `blocks` data blocks).
     /// Once the tally has reached the file's size and the budget has room, each such
     /// lookup reads the next [`LOAD_CHUNK`] of the file into the image, so none waits
@@ -273,7 +316,7 @@ impl Residency {
             return;
         };
         let tally = self.disk_bytes.fetch_add(bytes, Ordering::Relaxed);
-        if tally.saturating_add(bytes) < size || size > budget.limit as u64 / MAX_SHARE_OF_BUDGET {
+        if tally.saturating_add(bytes) < size || !budget.may_hold(size) {
             return;
         }
         let Ok(len) = usize::try_from(size) else {
@@ -477,8 +520,52 @@ mod tests {
         assert_eq!((budget.used(), budget.spare()), (0, 27_000));
 
         let later = Instant::now() + SPARE_IDLE;
-        budget.state.lock().free_idle_spares(later);
+        budget.state.lock().free_idle_spares(later, SPARE_IDLE);
         assert_eq!((budget.used(), budget.spare()), (0, 0));
+    }
+
+    #[test]
+    fn trimming_frees_idle_spares_and_spares_beyond_the_demand() {
+        let budget = ResidentBudget::with_spare_idle(1 << 20, Duration::ZERO);
+        let buf = budget.take(1_000).expect("room");
+        // give_back frees idle spares before it files this one.
+        budget.give_back(buf);
+        assert_eq!(budget.spare(), 1_000);
+        budget.trim_spares(usize::MAX);
+        assert_eq!((budget.used(), budget.spare()), (0, 0));
+
+        let kept = ResidentBudget::new(1 << 20);
+        let (a, b, c) = (kept.take(1_000), kept.take(2_000), kept.take(3_000));
+        for buf in [a, b, c] {
+            kept.give_back(buf.expect("room"));
+        }
+        kept.trim_spares(usize::MAX);
+        assert_eq!(kept.spare(), 6_000, "not idle for SPARE_IDLE yet");
+        // Tables that may still load need 5,000 bytes: the oldest spare goes.
+        kept.trim_spares(5_000);
+        assert_eq!(kept.spare(), 5_000);
+        assert!(kept.take(2_000).is_some() && kept.take(3_000).is_some());
+        assert_eq!((kept.used(), kept.spare()), (5_000, 0));
+    }
+
+    #[test]
+    fn only_a_table_that_fits_and_is_not_loaded_may_become_resident() {
+        let budget = Arc::new(ResidentBudget::new(80_000));
+        assert!(!Residency::default().may_become_resident(100));
+        let r = Residency::new(Arc::clone(&budget));
+        assert!(r.may_become_resident(10_000));
+        assert!(
+            !r.may_become_resident(10_001),
+            "over an eighth of the budget"
+        );
+        r.note_disk_read(10_000, &Bytes(vec![1; 10_000]), 10_000, 1);
+        assert!(!r.may_become_resident(10_000), "resident");
+        let failed = Residency::new(budget);
+        failed.note_disk_read(10_000, &Bytes(vec![1; 9_000]), 10_000, 1);
+        assert!(
+            !failed.may_become_resident(10_000),
+            "gave up after a short read"
+        );
     }
 
     #[test]
