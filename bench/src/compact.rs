@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::flush::table_file_sizes;
-use crate::report::{size, BenchResult, Status};
+use crate::report::{size, BenchResult};
 use crate::rss;
 use crate::runner::Runner;
 
@@ -53,22 +53,13 @@ pub fn run(r: &mut Runner<'_>) -> Result<BenchResult, String> {
     let after = table_file_sizes(&r.dir);
     let bytes_in: u64 = before.iter().sum();
     let message = describe(&before, &after, cpu);
-    let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-    Ok(BenchResult {
-        name: "compact".to_string(),
-        status: Status::Ok,
-        micros_per_op: elapsed.as_secs_f64() * 1e6,
-        mb_per_sec: Some(bytes_in as f64 / 1_048_576.0 / elapsed.as_secs_f64().max(1e-9)),
-        ops: 1,
-        p50_ns: ns,
-        p99_ns: ns,
-        p999_ns: ns,
-        max_ns: ns,
-        over_1ms: u64::from(ns > 1_000_000),
-        peak_rss_kib: peak,
+    Ok(BenchResult::one_call(
+        "compact",
+        elapsed,
+        bytes_in as f64,
+        peak,
         message,
-        histogram: None,
-    })
+    ))
 }
 
 /// "(tables before: 12, 110.20 MiB; after: 52, 99.80 MiB; CPU 1.23 s, all threads)".

@@ -96,22 +96,13 @@ pub fn run(r: &mut Runner<'_>) -> Result<BenchResult, String> {
         }
         Err(e) => message += &format!("; disk floor not measured: {e})"),
     }
-    let ns = nanos(elapsed);
-    Ok(BenchResult {
-        name: "flush".to_string(),
-        status: Status::Ok,
-        micros_per_op: elapsed.as_secs_f64() * 1e6,
-        mb_per_sec: Some(memtable_bytes / 1_048_576.0 / elapsed.as_secs_f64().max(1e-9)),
-        ops: 1,
-        p50_ns: ns,
-        p99_ns: ns,
-        p999_ns: ns,
-        max_ns: ns,
-        over_1ms: u64::from(ns > 1_000_000),
-        peak_rss_kib: peak,
+    Ok(BenchResult::one_call(
+        "flush",
+        elapsed,
+        memtable_bytes,
+        peak,
         message,
-        histogram: None,
-    })
+    ))
 }
 
 fn nanos(d: Duration) -> u64 {

@@ -3,6 +3,7 @@
 //! table of two engines.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// How a benchmark ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +50,33 @@ impl BenchResult {
             over_1ms: 0,
             peak_rss_kib: None,
             message: String::new(),
+            histogram: None,
+        }
+    }
+
+    /// A benchmark that is one timed call (a flush, a compaction): every latency is
+    /// that call's, MB/s is `bytes` over its time.
+    pub fn one_call(
+        name: &str,
+        elapsed: Duration,
+        bytes: f64,
+        peak_rss_kib: Option<u64>,
+        message: String,
+    ) -> BenchResult {
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        BenchResult {
+            name: name.to_string(),
+            status: Status::Ok,
+            micros_per_op: elapsed.as_secs_f64() * 1e6,
+            mb_per_sec: Some(bytes / 1_048_576.0 / elapsed.as_secs_f64().max(1e-9)),
+            ops: 1,
+            p50_ns: ns,
+            p99_ns: ns,
+            p999_ns: ns,
+            max_ns: ns,
+            over_1ms: u64::from(ns > 1_000_000),
+            peak_rss_kib,
+            message,
             histogram: None,
         }
     }
